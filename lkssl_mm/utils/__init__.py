@@ -1,0 +1,1 @@
+"""Utilities: checkpoint loading, launching."""

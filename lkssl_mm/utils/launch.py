@@ -1,0 +1,118 @@
+"""Shared set-up of ``tools/train.py`` and ``tools/test.py`` for every task.
+
+The config's ``default_scope`` (mmpretrain, mmdet or mmseg) decides which
+library's registries build it; these helpers only translate the command line
+into config fields and make distributed runs work on CPU-only machines.
+"""
+import argparse
+import datetime
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from lkssl_mm.engine.optimizers import AMP_WRAPPERS
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by train.py and test.py."""
+    parser.add_argument('--work-dir', help='directory for logs and checkpoints '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config fields, e.g. train_cfg.max_epochs=2')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='job launcher (tools/dist_train.sh uses pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(path: str, args: argparse.Namespace) -> Config:
+    """Load ``path``, apply ``--cfg-options``, the launcher and the work dir.
+
+    Raises:
+        FileNotFoundError: If the config file does not exist.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(path))[0])
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return cfg
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the optimizer wrapper to its mixed-precision counterpart.
+
+    Raises:
+        RuntimeError: Without CUDA (mmengine's AMP wrappers need a GPU).
+    """
+    if not torch.cuda.is_available():
+        raise RuntimeError('--amp needs a CUDA GPU (mmengine AmpOptimWrapper); '
+                           'run without --amp on this machine')
+    wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper_type in AMP_WRAPPERS.values():
+        print_log(f'{wrapper_type} already uses AMP', logger='current')
+        return
+    if wrapper_type not in AMP_WRAPPERS:
+        raise ValueError(f'--amp does not know the AMP form of optim_wrapper.type='
+                         f'{wrapper_type!r}; set it in the config instead')
+    cfg.optim_wrapper.type = AMP_WRAPPERS[wrapper_type]
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def setup_resume(cfg: Config, resume: Optional[str]) -> None:
+    """``--resume`` alone resumes from the work dir's last checkpoint, with a path from it."""
+    if resume is None:
+        return
+    cfg.resume = True
+    cfg.load_from = None if resume == 'auto' else resume
+    if resume != 'auto' and not osp.isfile(resume):
+        raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Make ``--launcher pytorch`` work without CUDA: gloo, no device ids, no SyncBN.
+
+    mmengine's launcher pins a CUDA device and DDP is given device ids, both
+    of which fail on a CPU-only machine; here the process group is started
+    with gloo before the runner is built (the runner then reuses it).
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(f'--launcher {cfg.launcher} needs CUDA; on a CPU machine use '
+                           'tools/dist_train.sh (torchrun, --launcher pytorch)')
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    dist_cfg['backend'] = 'gloo'
+    timeout = int(dist_cfg.get('timeout', 1800))
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(
+            backend='gloo', timeout=datetime.timedelta(seconds=timeout))
+    wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper_cfg['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper_cfg
+    if cfg.get('sync_bn'):
+        print_log('SyncBatchNorm needs CUDA: training with per-process BatchNorm on CPU',
+                  logger='current', level=30)
+        cfg.sync_bn = None
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the runner the config asks for (``runner_type`` or mmengine's Runner)."""
+    setup_cpu_distributed(cfg)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

@@ -1,0 +1,57 @@
+#!/usr/bin/env python
+"""Train any lkssl_mm config.
+
+SSL pre-training and classification (mmpretrain), detection (mmdet) or
+segmentation (mmseg): the config's default scope decides.
+
+Examples:
+    python tools/train.py configs/demo/dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py
+    python tools/train.py CONFIG --resume            # resume from the work dir's last checkpoint
+    tools/dist_train.sh CONFIG 8 --amp                # 8 GPUs through torchrun
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import lkssl_mm  # noqa: E402,F401  (registers the plugin's modules)
+from lkssl_mm.utils.launch import (  # noqa: E402
+    add_common_args,
+    build_runner,
+    enable_amp,
+    load_config,
+    setup_resume,
+)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a model (any task)')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--resume', nargs='?', const='auto', default=None,
+                        help='resume training: alone, from the latest checkpoint in the '
+                        'work dir; with a path, from that checkpoint')
+    parser.add_argument('--amp', action='store_true', help='mixed-precision training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr by the actual total batch size '
+                        '(auto_scale_lr.base_batch_size in the config)')
+    add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args)
+    if args.amp:
+        enable_amp(cfg)
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg:
+            raise ValueError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
+        cfg.auto_scale_lr.enable = True
+    setup_resume(cfg, args.resume)
+    runner = build_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
