@@ -1,0 +1,15 @@
+# LKConvNeXt-T, 51 depthwise kernels decomposed SLaK-style (51x5 + 5x51 + 5x5),
+# BatchNorm (SyncBN when distributed). Inherited by the pre-training,
+# classification, detection and segmentation configs (configs/README.md).
+backbone = dict(
+    type='LKConvNeXt',
+    arch='tiny',
+    kernel_size=51,
+    lk_mode='decomposed',
+    decompose_width=5,
+    small_kernel=5,
+    norm_cfg=dict(type='BN'),
+    drop_path_rate=0.1)
+backbone_channels = [96, 192, 384, 768]
+# BatchNorm becomes SyncBatchNorm in distributed GPU runs (as in DINO for ConvNets)
+sync_bn = 'torch'

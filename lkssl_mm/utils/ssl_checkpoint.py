@@ -1,0 +1,135 @@
+"""Read the backbone out of self-supervised checkpoints (DINO, MoCo v3, BYOL...)."""
+import os
+import os.path as osp
+import tempfile
+import zipfile
+from typing import Dict, Optional, Tuple
+
+import torch
+
+#: Where each SSL algorithm keeps its EMA (teacher / momentum / target) backbone.
+TEACHER_PREFIXES = ('teacher.module.0.', 'momentum_encoder.module.0.', 'target_net.module.0.')
+STUDENT_PREFIX = 'backbone.'
+
+
+class NotAnSSLCheckpoint(ValueError):
+    """The file is not a checkpoint of an SSL algorithm with a backbone."""
+
+
+def load_state_dict_file(path: str) -> Dict[str, torch.Tensor]:
+    """Load a checkpoint's state dict (``state_dict`` entry, or the file itself).
+
+    Raises:
+        NotAnSSLCheckpoint: If the file cannot be read as a torch checkpoint.
+    """
+    try:
+        checkpoint = torch.load(path, map_location='cpu')
+    except Exception as error:  # truncated, not a zip/pickle, unsafe content...
+        if not zipfile.is_zipfile(path):
+            reason = 'not a PyTorch checkpoint archive: truncated, or another file format'
+        else:
+            reason = f'{type(error).__name__}: ' + (str(error).strip().splitlines() or [''])[0]
+        raise NotAnSSLCheckpoint(f'{path}: cannot be read as a PyTorch checkpoint ({reason})'
+                                 ) from error
+    if not isinstance(checkpoint, dict):
+        raise NotAnSSLCheckpoint(f'{path}: holds a {type(checkpoint).__name__}, not a '
+                                 'checkpoint dict')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    if not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise NotAnSSLCheckpoint(f'{path}: its state dict holds non-tensor entries')
+    return state_dict
+
+
+def extract_backbone(state_dict: Dict[str, torch.Tensor], which: str = 'teacher',
+                     source: str = '<state dict>') -> Tuple[Dict[str, torch.Tensor], str]:
+    """The backbone weights of an SSL state dict, without their prefix.
+
+    Args:
+        state_dict (dict): The SSL model's state dict.
+        which (str): 'teacher' (EMA network) or 'student' (the trained one).
+        source (str): Name used in error messages.
+
+    Returns:
+        tuple[dict, str]: The backbone state dict and the prefix it came from.
+
+    Raises:
+        NotAnSSLCheckpoint: If no backbone of that kind is in the state dict.
+    """
+    if which not in ('teacher', 'student'):
+        raise ValueError(f"which must be 'teacher' or 'student', got {which!r}")
+    prefixes = TEACHER_PREFIXES if which == 'teacher' else (STUDENT_PREFIX, )
+    for prefix in prefixes:
+        weights = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        if weights:
+            return weights, prefix
+    found = sorted({k.split('.')[0] for k in state_dict})[:8]
+    raise NotAnSSLCheckpoint(
+        f'{source}: no {which} backbone (looked for keys starting with {list(prefixes)}; '
+        f'top-level names found: {found}). Is this an SSL checkpoint of DINO, MoCo v3 or BYOL?')
+
+
+def compare_keys(weights: Dict[str, torch.Tensor], target: Dict[str, torch.Tensor]) -> dict:
+    """Missing, unexpected and shape-mismatched keys of ``weights`` against ``target``."""
+    return dict(
+        missing=sorted(k for k in target if k not in weights),
+        unexpected=sorted(k for k in weights if k not in target),
+        mismatched=sorted(f'{k}: {tuple(weights[k].shape)} vs {tuple(target[k].shape)}'
+                          for k in weights if k in target and weights[k].shape != target[k].shape))
+
+
+def save_atomically(obj, path: str) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place.
+
+    A crash while writing never leaves a truncated file at ``path``.
+    """
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix='.pth', dir=directory)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def convert_ssl_checkpoint(src: str, dst: str, which: str = 'teacher',
+                           target_backbone: Optional[torch.nn.Module] = None) -> dict:
+    """Write the backbone of an SSL checkpoint as a ``backbone.*`` checkpoint.
+
+    The result loads into mmpretrain, mmdet and mmseg models with
+    ``init_cfg=dict(type='Pretrained', checkpoint=dst, prefix='backbone.')``.
+
+    Args:
+        src (str): SSL checkpoint (DINO, MoCo v3, BYOL, ...).
+        dst (str): Output path (written atomically; must differ from ``src``).
+        which (str): 'teacher' or 'student'.
+        target_backbone (nn.Module, optional): The backbone the result is for;
+            if given, any missing or mismatched key is refused.
+
+    Returns:
+        dict: The conversion report (source prefix, counts, key lists).
+
+    Raises:
+        NotAnSSLCheckpoint: If ``src`` is not an SSL checkpoint.
+        ValueError: If the backbone does not match ``target_backbone``, or
+            ``dst`` is ``src``.
+    """
+    if osp.abspath(src) == osp.abspath(dst):
+        raise ValueError(f'refusing to overwrite the source checkpoint {src}')
+    weights, prefix = extract_backbone(load_state_dict_file(src), which, src)
+    report = dict(source=src, destination=dst, which=which, prefix=prefix,
+                  converted=len(weights), missing=[], unexpected=[], mismatched=[])
+    if target_backbone is not None:
+        report.update(compare_keys(weights, target_backbone.state_dict()))
+        if report['missing'] or report['mismatched']:
+            raise ValueError(
+                f'{src}: its {which} backbone does not match the target config '
+                f'({len(report["missing"])} missing keys, e.g. {report["missing"][:3]}; '
+                f'{len(report["mismatched"])} shape mismatches, e.g. '
+                f'{report["mismatched"][:3]}); {dst} was not written')
+    save_atomically(dict(meta=dict(converted_from=src, which=which, source_prefix=prefix),
+                         state_dict={f'backbone.{k}': v for k, v in weights.items()}), dst)
+    return report
