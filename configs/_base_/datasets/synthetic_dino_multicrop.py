@@ -1,0 +1,57 @@
+# DINO multi-crop on the generated ImageNet-style data (tools/data/make_synthetic.py):
+# 2 global 64 px crops and 4 local 32 px crops with the reference augmentations.
+data_root = 'data/synthetic/imagenet/'
+data_preprocessor = dict(
+    type='SelfSupDataPreprocessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True)
+flip_and_color_jitter = [
+    dict(type='RandomFlip', prob=0.5),
+    dict(
+        type='RandomApply',
+        transforms=[
+            dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)
+        ],
+        prob=0.8),
+    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+         channel_weights=(0.114, 0.587, 0.2989)),
+]
+global_view_1 = [
+    dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.4, 1.),
+         interpolation='bicubic', backend='pillow'),
+    *flip_and_color_jitter,
+    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.0),
+]
+global_view_2 = [
+    dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.4, 1.),
+         interpolation='bicubic', backend='pillow'),
+    *flip_and_color_jitter,
+    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
+    dict(type='Solarize', thr=128, prob=0.2),
+]
+local_view = [
+    dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.05, 0.4),
+         interpolation='bicubic', backend='pillow'),
+    *flip_and_color_jitter,
+    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5),
+]
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='MultiView', num_views=[1, 1, 4],
+         transforms=[global_view_1, global_view_2, local_view]),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type='CustomDataset',
+        data_root=data_root,
+        ann_file='meta/train.txt',
+        data_prefix='train',
+        pipeline=train_pipeline))

@@ -1,0 +1,12 @@
+# DINO pre-training of LKConvNeXt-T (kernel 7, LN) on ImageNet-1k, 100 epochs, 8 GPUs x 64 images,
+# with the reference recipe (see configs/dino/README.md).
+_base_ = [
+    '../_base_/models/lkconvnext-t-k7-ln.py',
+    '../_base_/models/dino_head.py',
+    '../_base_/datasets/imagenet_dino_multicrop.py',
+    '../_base_/schedules/dino_adamw_100e.py',
+    '../_base_/dino_runtime.py',
+]
+model = dict(
+    backbone=_base_.backbone,
+    neck=dict(in_channels=_base_.backbone_channels[-1]))

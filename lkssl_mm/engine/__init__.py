@@ -1,0 +1,3 @@
+"""Engine pieces: hooks and optimizer wrappers/constructors."""
+from .hooks import *  # noqa: F401,F403
+from .optimizers import *  # noqa: F401,F403

@@ -1,0 +1,4 @@
+"""Training hooks."""
+from .collapse_monitor import CollapseMonitorHook
+
+__all__ = ['CollapseMonitorHook']

@@ -1,0 +1,4 @@
+"""Heads."""
+from .dino_head import DINOHead
+
+__all__ = ['DINOHead']
