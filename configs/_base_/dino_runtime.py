@@ -4,5 +4,5 @@ _base_ = ['mmpretrain::_base_/default_runtime.py', './plugin.py']
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
-custom_hooks = [dict(type='CollapseMonitorHook', interval=100)]
+custom_hooks = [dict(type='CollapseMonitorHook', interval=100), dict(type='RNGStateHook')]
 find_unused_parameters = False

@@ -32,5 +32,5 @@ train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=1, max_keep_ckpts=2))
-custom_hooks = [dict(type='CollapseMonitorHook', interval=10)]
+custom_hooks = [dict(type='CollapseMonitorHook', interval=10), dict(type='RNGStateHook')]
 randomness = dict(seed=0, deterministic=False)

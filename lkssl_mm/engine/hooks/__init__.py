@@ -1,4 +1,5 @@
 """Training hooks."""
 from .collapse_monitor import CollapseMonitorHook
+from .rng_state import RNGStateHook
 
-__all__ = ['CollapseMonitorHook']
+__all__ = ['CollapseMonitorHook', 'RNGStateHook']

@@ -5,5 +5,7 @@ from .dino_optim_wrapper import (
                                  DINOOptimWrapper,
                                  clip_grad_norm_per_param,
 )
+from .layer_decay import LayerDecayOptimWrapperConstructor
 
-__all__ = ['AMP_WRAPPERS', 'DINOOptimWrapper', 'DINOAmpOptimWrapper', 'clip_grad_norm_per_param']
+__all__ = ['AMP_WRAPPERS', 'DINOOptimWrapper', 'DINOAmpOptimWrapper', 'clip_grad_norm_per_param',
+           'LayerDecayOptimWrapperConstructor']

@@ -147,7 +147,8 @@ class LKConvNeXt(BaseModule):
         out_indices (int | Sequence[int]): Stages to output, each with its own
             norm (``norm{i}``). Defaults to -1 (last stage).
         frozen_stages (int): Freeze the stem/downsampling and blocks of the
-            first ``frozen_stages`` stages. Defaults to 0.
+            first ``frozen_stages`` stages; all stages (linear probing) also
+            freezes the output norms. Defaults to 0.
         norm_eval (bool): Keep BatchNorm layers in eval mode while training
             (detection fine-tuning). Defaults to False.
         gap_before_final_norm (bool): Global-average-pool before the output
@@ -248,11 +249,14 @@ class LKConvNeXt(BaseModule):
         return tuple(outs)
 
     def _freeze_stages(self) -> None:
-        for i in range(self.frozen_stages):
-            for module in (self.downsample_layers[i], self.stages[i]):
-                module.eval()
-                for param in module.parameters():
-                    param.requires_grad = False
+        frozen = [m for i in range(self.frozen_stages)
+                  for m in (self.downsample_layers[i], self.stages[i])]
+        if self.frozen_stages == self.num_stages:  # linear probing: the output norms too
+            frozen += [getattr(self, f'norm{i}') for i in self.out_indices]
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
 
     def train(self, mode: bool = True):
         super().train(mode)
