@@ -21,6 +21,7 @@ from lkssl_mm.utils.launch import (  # noqa: E402
     build_runner,
     enable_amp,
     load_config,
+    set_pretrained,
     setup_resume,
 )
 
@@ -32,6 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='resume training: alone, from the latest checkpoint in the '
                         'work dir; with a path, from that checkpoint')
     parser.add_argument('--amp', action='store_true', help='mixed-precision training')
+    parser.add_argument('--pretrained', help='initialise model.backbone from this backbone '
+                        '(or SSL) checkpoint, after checking that it fits')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the actual total batch size '
                         '(auto_scale_lr.base_batch_size in the config)')
@@ -48,6 +51,8 @@ def main(argv=None) -> None:
         if 'auto_scale_lr' not in cfg:
             raise ValueError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
+    if args.pretrained:
+        set_pretrained(cfg, args.pretrained)
     setup_resume(cfg, args.resume)
     runner = build_runner(cfg)
     runner.train()

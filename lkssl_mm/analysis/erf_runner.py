@@ -11,7 +11,7 @@ from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.registry import init_default_scope
 from PIL import Image
 
-from lkssl_mm.utils.ssl_checkpoint import NotAnSSLCheckpoint, extract_backbone, load_state_dict_file
+from lkssl_mm.utils.ssl_checkpoint import check_backbone_checkpoint
 
 from .erf import compute_erf, high_contribution_area_ratio, save_erf_heatmap
 
@@ -32,28 +32,14 @@ def build_backbone(cfg: Config) -> torch.nn.Module:
 
 
 def load_backbone_weights(backbone: torch.nn.Module, path: str, which: str = 'teacher') -> dict:
-    """Load an SSL, downstream or backbone-only checkpoint into ``backbone``.
+    """Load an SSL, converted or downstream checkpoint into ``backbone`` (checked).
 
     Returns:
-        dict: ``source`` (the key prefix used) and ``missing`` keys.
-
-    Raises:
-        ValueError: If the checkpoint does not fit the backbone.
+        dict: ``source`` (the key prefix used) and the key report.
     """
-    state_dict = load_state_dict_file(path)
-    try:
-        weights, source = extract_backbone(state_dict, which, path)
-    except NotAnSSLCheckpoint:
-        weights, source = state_dict, '<backbone checkpoint>'
-    own = backbone.state_dict()
-    missing = [k for k in own if k not in weights]
-    mismatched = [k for k, v in weights.items() if k in own and own[k].shape != v.shape]
-    if mismatched or len(missing) == len(own):
-        raise ValueError(f'{path} does not fit the config backbone: '
-                         f'{len(mismatched)} shape mismatches (e.g. {mismatched[:3]}), '
-                         f'{len(missing)} of {len(own)} keys missing (e.g. {missing[:3]})')
-    backbone.load_state_dict({k: v for k, v in weights.items() if k in own}, strict=False)
-    return dict(source=source, missing=missing)
+    weights, report, prefix = check_backbone_checkpoint(path, backbone, which)
+    backbone.load_state_dict(weights, strict=False)
+    return dict(source=prefix, **report)
 
 
 def load_images(image_dir: Optional[str], num_images: int, size: int, seed: int,

@@ -95,8 +95,13 @@ def requested_impl(impl: Optional[str] = None) -> str:
 
 
 def _same_padding(weight: torch.Tensor, padding, stride) -> bool:
+    """Whether this is the stride-1 "same" convolution the Triton kernels compute."""
     kh, kw = weight.shape[-2:]
-    return _pair(stride) == (1, 1) and _pair(padding) == (kh // 2, kw // 2)
+    if _pair(stride) != (1, 1):
+        return False
+    if isinstance(padding, str):
+        return padding == 'same' and kh % 2 == 1 and kw % 2 == 1
+    return _pair(padding) == (kh // 2, kw // 2)
 
 
 def _triton_unavailable_reason(x: torch.Tensor) -> Optional[str]:
@@ -105,7 +110,7 @@ def _triton_unavailable_reason(x: torch.Tensor) -> Optional[str]:
         return 'the triton package is not installed'
     if x.is_cuda or ops.interpreter_enabled():
         return None
-    if os.environ.get('TRITON_INTERPRET') == '1':
+    if ops.interpret_flag():
         return ('TRITON_INTERPRET=1 was set after lkssl_mm.ops.dwconv_triton was imported; '
                 'set it before importing lkssl_mm')
     return (f'the Triton kernels need CUDA tensors (got {x.device.type}); set '
@@ -158,7 +163,8 @@ def depthwise_conv2d(x: torch.Tensor,
         x (Tensor): Input of shape (N, C, H, W), NCHW or channels_last.
         weight (Tensor): Kernel of shape (C, 1, kh, kw), kh and kw odd.
         bias (Tensor, optional): Bias of shape (C,).
-        padding (tuple[int, int], optional): Defaults to (kh // 2, kw // 2).
+        padding (int | tuple[int, int] | str, optional): As for ``F.conv2d``;
+            defaults to (kh // 2, kw // 2).
         impl (str, optional): 'torch', 'triton' or 'auto'. Defaults to the one
             set by :func:`set_dwconv_impl`, else the environment variable
             ``LKSSL_DWCONV_IMPL``, else 'auto'.

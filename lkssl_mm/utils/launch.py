@@ -110,6 +110,32 @@ def setup_cpu_distributed(cfg: Config) -> None:
         cfg.sync_bn = None
 
 
+def set_pretrained(cfg: Config, checkpoint: str) -> dict:
+    """Initialise ``model.backbone`` from a backbone checkpoint, checked first.
+
+    The checkpoint (``backbone.*`` keys, as written by
+    ``tools/model_converters/ssl2backbone.py``, or an SSL checkpoint, whose
+    teacher backbone is used) is compared with the config's backbone before
+    anything runs: missing weights (other than new output norms) or shape
+    mismatches raise an error naming them, instead of mmengine's silent
+    partial load.
+
+    Returns:
+        dict: The key comparison (``missing``, ``unexpected``, ``mismatched``).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it does not fit the backbone.
+    """
+    from lkssl_mm.analysis.erf_runner import build_backbone
+    from lkssl_mm.utils.ssl_checkpoint import check_backbone_checkpoint
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'--pretrained checkpoint not found: {checkpoint}')
+    _, report, prefix = check_backbone_checkpoint(checkpoint, build_backbone(cfg))
+    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=checkpoint, prefix=prefix)
+    return report
+
+
 def build_runner(cfg: Config) -> Runner:
     """Build the runner the config asks for (``runner_type`` or mmengine's Runner)."""
     setup_cpu_distributed(cfg)

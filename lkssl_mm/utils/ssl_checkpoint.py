@@ -1,6 +1,7 @@
 """Read the backbone out of self-supervised checkpoints (DINO, MoCo v3, BYOL...)."""
 import os
 import os.path as osp
+import re
 import tempfile
 import zipfile
 from typing import Dict, Optional, Tuple
@@ -68,10 +69,17 @@ def extract_backbone(state_dict: Dict[str, torch.Tensor], which: str = 'teacher'
         f'top-level names found: {found}). Is this an SSL checkpoint of DINO, MoCo v3 or BYOL?')
 
 
+#: Keys a dense-task backbone may add to a pre-trained one: the norms of extra
+#: outputs (``norm0``..``norm2`` when ``out_indices`` grows from the last stage).
+NEW_OUTPUT_KEY = re.compile(r'^norm\d+\.')
+
+
 def compare_keys(weights: Dict[str, torch.Tensor], target: Dict[str, torch.Tensor]) -> dict:
     """Missing, unexpected and shape-mismatched keys of ``weights`` against ``target``."""
+    missing = sorted(k for k in target if k not in weights)
     return dict(
-        missing=sorted(k for k in target if k not in weights),
+        missing=[k for k in missing if not NEW_OUTPUT_KEY.match(k)],
+        new_output_norms=[k for k in missing if NEW_OUTPUT_KEY.match(k)],
         unexpected=sorted(k for k in weights if k not in target),
         mismatched=sorted(f'{k}: {tuple(weights[k].shape)} vs {tuple(target[k].shape)}'
                           for k in weights if k in target and weights[k].shape != target[k].shape))
@@ -121,7 +129,8 @@ def convert_ssl_checkpoint(src: str, dst: str, which: str = 'teacher',
         raise ValueError(f'refusing to overwrite the source checkpoint {src}')
     weights, prefix = extract_backbone(load_state_dict_file(src), which, src)
     report = dict(source=src, destination=dst, which=which, prefix=prefix,
-                  converted=len(weights), missing=[], unexpected=[], mismatched=[])
+                  converted=len(weights), missing=[], new_output_norms=[], unexpected=[],
+                  mismatched=[])
     if target_backbone is not None:
         report.update(compare_keys(weights, target_backbone.state_dict()))
         if report['missing'] or report['mismatched']:
@@ -133,3 +142,48 @@ def convert_ssl_checkpoint(src: str, dst: str, which: str = 'teacher',
     save_atomically(dict(meta=dict(converted_from=src, which=which, source_prefix=prefix),
                          state_dict={f'backbone.{k}': v for k, v in weights.items()}), dst)
     return report
+
+
+def resolve_backbone(state_dict: Dict[str, torch.Tensor], which: str = 'teacher',
+                     source: str = '<state dict>') -> Tuple[Dict[str, torch.Tensor], str]:
+    """Backbone weights of an SSL, converted or downstream state dict.
+
+    SSL checkpoints give their ``which`` backbone; otherwise the ``backbone.*``
+    entries of a converted or downstream checkpoint are used.
+
+    Raises:
+        NotAnSSLCheckpoint: If neither is found.
+    """
+    try:
+        return extract_backbone(state_dict, which, source)
+    except NotAnSSLCheckpoint:
+        if which == 'teacher' and any(k.startswith(STUDENT_PREFIX) for k in state_dict):
+            return extract_backbone(state_dict, 'student', source)
+        raise
+
+
+def check_backbone_checkpoint(path: str, backbone: torch.nn.Module, which: str = 'teacher'
+                              ) -> Tuple[Dict[str, torch.Tensor], dict, str]:
+    """Load the backbone weights in ``path`` and check that they fit ``backbone``.
+
+    Args:
+        path (str): SSL, converted (``backbone.*``) or downstream checkpoint.
+        backbone (nn.Module): The backbone the weights are for.
+        which (str): Backbone of an SSL checkpoint, 'teacher' or 'student'.
+
+    Returns:
+        tuple: The weights (prefix removed), the key report and the prefix.
+
+    Raises:
+        NotAnSSLCheckpoint: If the file cannot be read or holds no backbone.
+        ValueError: If weights are missing (beyond new output norms) or have
+            other shapes.
+    """
+    weights, prefix = resolve_backbone(load_state_dict_file(path), which, path)
+    report = compare_keys(weights, backbone.state_dict())
+    if report['missing'] or report['mismatched']:
+        raise ValueError(
+            f'{path} does not fit the backbone of the config ({type(backbone).__name__}): '
+            f'{len(report["missing"])} missing weights (e.g. {report["missing"][:3]}), '
+            f'{len(report["mismatched"])} shape mismatches (e.g. {report["mismatched"][:3]})')
+    return weights, report, prefix

@@ -1,0 +1,30 @@
+# Mask R-CNN + FPN, 1x schedule (12 epochs, single scale), COCO, with the DINO-
+# pretrained LKConvNeXt-T, 13x13, BatchNorm (SyncBN when distributed) backbone.
+# AdamW with layer-wise lr decay 0.95 as in mmdet's ConvNeXt recipes; set
+# `pretrained` (or --cfg-options model.backbone.init_cfg.checkpoint=...) to a
+# checkpoint written by tools/model_converters/ssl2backbone.py.
+_base_ = [
+    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    'mmdet::_base_/datasets/coco_instance.py',
+    'mmdet::_base_/schedules/schedule_1x.py',
+    'mmdet::_base_/default_runtime.py',
+    '../_base_/models/lkconvnext-t-k13-bn.py',
+]
+pretrained = 'work_dirs/pretrained/dino_lkconvnext-t-k13-bn_teacher.pth'
+model = dict(
+    backbone=dict(
+        _base_.backbone,
+        _delete_=True,
+        out_indices=(0, 1, 2, 3),
+        gap_before_final_norm=False,
+        drop_path_rate=0.2,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    neck=dict(in_channels=_base_.backbone_channels))
+optim_wrapper = dict(
+    _delete_=True,
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    constructor='LayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(decay_rate=0.95),
+    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
+custom_imports = dict(imports=['lkssl_mm'], allow_failed_imports=False)
