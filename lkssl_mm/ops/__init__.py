@@ -1,4 +1,4 @@
 """Fast operators with pure-PyTorch reference paths."""
-from .dwconv import depthwise_conv2d
+from .dwconv import depthwise_conv2d, dwconv_impl, select_impl, set_dwconv_impl
 
-__all__ = ['depthwise_conv2d']
+__all__ = ['depthwise_conv2d', 'dwconv_impl', 'select_impl', 'set_dwconv_impl']
