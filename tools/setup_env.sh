@@ -33,7 +33,12 @@ else
   fi
 fi
 PY="$VENV/bin/python"
-PIP=("$PY" -m pip --disable-pip-version-check -q)
+# pip, without the warnings this machine kind's pip config prints for every package
+pip_quiet() {
+  "$PY" -m pip --disable-pip-version-check -q "$@" 2>&1 \
+    | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; } >&2
+}
+PIP=(pip_quiet)
 
 STAMP="$VENV/.lkssl_mm_setup"
 want_stamp="$(cat "$PINS" "$ROOT/setup.py" "$0" | sha256sum | cut -c1-16)"

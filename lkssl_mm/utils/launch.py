@@ -95,8 +95,10 @@ def setup_cpu_distributed(cfg: Config) -> None:
     if cfg.launcher != 'pytorch':
         raise RuntimeError(f'--launcher {cfg.launcher} needs CUDA; on a CPU machine use '
                            'tools/dist_train.sh (torchrun, --launcher pytorch)')
-    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    dist_cfg['backend'] = 'gloo'
+    env_cfg = dict(cfg.get('env_cfg') or {})
+    dist_cfg = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
+    env_cfg['dist_cfg'] = dist_cfg
+    cfg.env_cfg = env_cfg
     timeout = int(dist_cfg.get('timeout', 1800))
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(
@@ -104,10 +106,26 @@ def setup_cpu_distributed(cfg: Config) -> None:
     wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
     wrapper_cfg['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper_cfg
-    if cfg.get('sync_bn'):
+    replaced = _replace_syncbn(cfg.get('model'))
+    if cfg.get('sync_bn') or replaced:
         print_log('SyncBatchNorm needs CUDA: training with per-process BatchNorm on CPU',
                   logger='current', level=30)
         cfg.sync_bn = None
+
+
+def _replace_syncbn(node) -> bool:
+    """Turn every ``norm_cfg`` of type SyncBN in a config tree into BN; True if any."""
+    found = False
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+            found = True
+        for value in node.values():
+            found = _replace_syncbn(value) or found
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            found = _replace_syncbn(value) or found
+    return found
 
 
 def set_pretrained(cfg: Config, checkpoint: str) -> dict:
