@@ -34,10 +34,48 @@ def run_tool(*args: str, timeout: int = 600, check: bool = True,
     return proc
 
 
+def run_script(script: str, *args: str, timeout: int = 900,
+               env: dict = None) -> subprocess.CompletedProcess:
+    """Run a shell script of the repository, failing with its output."""
+    full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
+    proc = subprocess.run(['bash', script, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+    if proc.returncode != 0:
+        pytest.fail(f'{script} exited with {proc.returncode}\n--- stdout ---\n'
+                    f'{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}')
+    return proc
+
+
 def read_scalars(work_dir: Path) -> List[dict]:
-    """Every record of the runs' ``vis_data/scalars.json`` under ``work_dir``, in order."""
+    """Every logged record under ``work_dir``, in order.
+
+    Training and validation go to ``<run>/vis_data/scalars.json``, the metrics
+    of ``tools/test.py`` to ``<run>/<run>.json``.
+    """
     records = []
-    for path in sorted(glob.glob(str(work_dir / '*' / 'vis_data' / 'scalars.json'))):
+    paths = glob.glob(str(work_dir / '*' / 'vis_data' / 'scalars.json')) + \
+        glob.glob(str(work_dir / '*' / '*.json'))
+    for path in sorted(paths):
         with open(path) as f:
             records.extend(json.loads(line) for line in f if line.strip())
     return records
+
+
+def data_options(task: str, root: Path) -> List[str]:
+    """``--cfg-options`` that point a demo config of ``task`` at generated data in ``root``."""
+    if task in ('pretrain', 'knn', 'classification'):
+        data = root / 'imagenet'
+        keys = {'pretrain': ['train_dataloader'],
+                'knn': ['test_dataloader', 'test_cfg.memory_dataloader'],
+                'classification': ['train_dataloader', 'val_dataloader', 'test_dataloader']}[task]
+        return [f'{key}.dataset.data_root={data}' for key in keys]
+    loaders = ['train_dataloader', 'val_dataloader', 'test_dataloader']
+    if task == 'detection':
+        data = root / 'coco'
+        ann = data / 'annotations' / 'instances_val2017.json'
+        return [f'{key}.dataset.data_root={data}/' for key in loaders] + [
+            f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}']
+    if task == 'segmentation':
+        data = root / 'ade' / 'ADEChallengeData2016'
+        return [f'{key}.dataset.data_root={data}' for key in loaders]
+    raise ValueError(task)
