@@ -65,7 +65,7 @@ def data_options(task: str, root: Path) -> List[str]:
     """``--cfg-options`` that point a demo config of ``task`` at generated data in ``root``."""
     if task in ('pretrain', 'knn', 'classification'):
         data = root / 'imagenet'
-        keys = {'pretrain': ['train_dataloader'],
+        keys = {'pretrain': ['train_dataloader', 'val_dataloader', 'val_cfg.memory_dataloader'],
                 'knn': ['test_dataloader', 'test_cfg.memory_dataloader'],
                 'classification': ['train_dataloader', 'val_dataloader', 'test_dataloader']}[task]
         return [f'{key}.dataset.data_root={data}' for key in keys]

@@ -14,6 +14,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import lkssl_mm  # noqa: E402,F401  (registers the plugin's modules)
 from lkssl_mm.utils.launch import add_common_args, build_runner, load_config  # noqa: E402
+from lkssl_mm.utils.preflight import preflight  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -21,6 +22,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='also dump the raw predictions to this pickle file')
+    parser.add_argument('--no-preflight', action='store_true',
+                        help='skip the checks of data paths, model shapes and the checkpoint')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -31,6 +34,8 @@ def main(argv=None) -> dict:
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
+    if not args.no_preflight:
+        preflight(cfg)
     if args.out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
             else [cfg.test_evaluator]

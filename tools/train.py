@@ -18,12 +18,14 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import lkssl_mm  # noqa: E402,F401  (registers the plugin's modules)
 from lkssl_mm.utils.launch import (  # noqa: E402
     add_common_args,
+    add_nonfinite_guard,
     build_runner,
     enable_amp,
     load_config,
     set_pretrained,
     setup_resume,
 )
+from lkssl_mm.utils.preflight import preflight  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,6 +37,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='mixed-precision training')
     parser.add_argument('--pretrained', help='initialise model.backbone from this backbone '
                         '(or SSL) checkpoint, after checking that it fits')
+    parser.add_argument('--nonfinite', choices=['stop', 'skip'], default='stop',
+                        help='on a NaN/inf loss: stop naming the iteration (default) or skip '
+                        'the step')
+    parser.add_argument('--max-nonfinite-skips', type=int, default=10,
+                        help='with --nonfinite skip: skipped steps allowed before stopping')
+    parser.add_argument('--no-preflight', action='store_true',
+                        help='skip the checks of data paths, model shapes and checkpoints')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the actual total batch size '
                         '(auto_scale_lr.base_batch_size in the config)')
@@ -53,7 +62,10 @@ def main(argv=None) -> None:
         cfg.auto_scale_lr.enable = True
     if args.pretrained:
         set_pretrained(cfg, args.pretrained)
-    setup_resume(cfg, args.resume)
+    add_nonfinite_guard(cfg, args.nonfinite, args.max_nonfinite_skips)
+    resume_from = setup_resume(cfg, args.resume)
+    if not args.no_preflight:
+        preflight(cfg, resume=resume_from)
     runner = build_runner(cfg)
     runner.train()
 

@@ -16,7 +16,6 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     head=dict(in_channels=768),
     init_cfg=None)
-train_dataloader = dict(batch_size=128, num_workers=10)
 optim_wrapper = dict(
     constructor='LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(_delete_=True, decay_rate=0.8))
@@ -27,3 +26,11 @@ param_scheduler = [
 ]
 train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=5)
 auto_scale_lr = dict(base_batch_size=4096, enable=True)
+# Refuse corrupt / truncated images (docs/reliability.md) in the inherited pipelines.
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=10,
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.train_pipeline[1:]))
+val_dataloader = dict(
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
+test_dataloader = val_dataloader

@@ -23,9 +23,6 @@ model = dict(
         in_channels=768,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
         init_cfg=dict(type='Normal', std=0.01, layer='Linear')))
-train_dataloader = dict(batch_size=128, num_workers=10)
-val_dataloader = dict(batch_size=128, num_workers=10)
-test_dataloader = val_dataloader
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.0))
@@ -37,3 +34,13 @@ val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
 auto_scale_lr = dict(base_batch_size=256, enable=True)
+# Refuse corrupt / truncated images (docs/reliability.md) in the inherited pipelines.
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=10,
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.train_pipeline[1:]))
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=10,
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
+test_dataloader = val_dataloader

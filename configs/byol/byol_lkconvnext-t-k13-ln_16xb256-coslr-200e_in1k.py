@@ -17,3 +17,6 @@ optim_wrapper = dict(
             'bias': dict(decay_mult=0, lars_exclude=True),
             'gamma': dict(decay_mult=0, lars_exclude=True),
         }))
+# Refuse corrupt / truncated images (docs/reliability.md) in the inherited pipeline.
+train_dataloader = dict(
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.train_pipeline[1:]))

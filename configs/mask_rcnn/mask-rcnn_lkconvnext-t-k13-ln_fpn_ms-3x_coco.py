@@ -20,3 +20,9 @@ optim_wrapper = dict(
     constructor='LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(_delete_=True, decay_rate=0.95))
 custom_imports = dict(imports=['lkssl_mm', 'mmpretrain.models'], allow_failed_imports=False)
+# Refuse corrupt / truncated images (docs/reliability.md) in the inherited pipelines.
+train_dataloader = dict(
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.train_pipeline[1:]))
+val_dataloader = dict(
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
+test_dataloader = val_dataloader

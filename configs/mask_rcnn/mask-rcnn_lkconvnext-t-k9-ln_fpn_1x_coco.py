@@ -28,3 +28,9 @@ optim_wrapper = dict(
     paramwise_cfg=dict(decay_rate=0.95),
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
 custom_imports = dict(imports=['lkssl_mm'], allow_failed_imports=False)
+# Refuse corrupt / truncated images (docs/reliability.md) in the inherited pipelines.
+train_dataloader = dict(
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.train_pipeline[1:]))
+val_dataloader = dict(
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
+test_dataloader = val_dataloader

@@ -16,3 +16,6 @@ optim_wrapper = dict(
     loss_scale='dynamic',
     optimizer=dict(type='AdamW', lr=2.4e-3, weight_decay=0.1),
     paramwise_cfg=dict(flat_decay_mult=0.0))
+# Refuse corrupt / truncated images (docs/reliability.md) in the inherited pipeline.
+train_dataloader = dict(
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.train_pipeline[1:]))

@@ -36,7 +36,12 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=160000),
 ]
-train_dataloader = dict(batch_size=2)
-val_dataloader = dict(batch_size=1)
+# Refuse corrupt / truncated images (docs/reliability.md) in the inherited pipelines.
+train_dataloader = dict(
+    batch_size=2,
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.train_pipeline[1:]))
+val_dataloader = dict(
+    batch_size=1,
+    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
 test_dataloader = val_dataloader
 custom_imports = dict(imports=['lkssl_mm'], allow_failed_imports=False)

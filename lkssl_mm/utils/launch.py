@@ -17,6 +17,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from lkssl_mm.engine.optimizers import AMP_WRAPPERS
+from lkssl_mm.utils.preflight import resolve_resume
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -73,14 +74,29 @@ def enable_amp(cfg: Config) -> None:
     cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
-def setup_resume(cfg: Config, resume: Optional[str]) -> None:
-    """``--resume`` alone resumes from the work dir's last checkpoint, with a path from it."""
+def setup_resume(cfg: Config, resume: Optional[str]) -> Optional[str]:
+    """Resolve ``--resume``: alone, the work dir's last checkpoint; else the given path.
+
+    Returns:
+        str | None: The checkpoint the run will resume from (None: nothing to
+        resume, the run starts from scratch).
+
+    Raises:
+        FileNotFoundError: If an explicit checkpoint does not exist.
+    """
     if resume is None:
-        return
-    cfg.resume = True
-    cfg.load_from = None if resume == 'auto' else resume
-    if resume != 'auto' and not osp.isfile(resume):
+        return None
+    if resume == 'auto':
+        resume = resolve_resume(cfg.work_dir)
+        if resume is None:
+            print_log(f'--resume: no checkpoint in {cfg.work_dir}; starting from scratch',
+                      logger='current', level=30)
+            return None
+    elif not osp.isfile(resume):
         raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
+    cfg.resume = True
+    cfg.load_from = resume
+    return resume
 
 
 def setup_cpu_distributed(cfg: Config) -> None:
@@ -152,6 +168,14 @@ def set_pretrained(cfg: Config, checkpoint: str) -> dict:
     _, report, prefix = check_backbone_checkpoint(checkpoint, build_backbone(cfg))
     cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=checkpoint, prefix=prefix)
     return report
+
+
+def add_nonfinite_guard(cfg: Config, action: str = 'stop', max_skips: int = 10) -> None:
+    """Add :class:`NonFiniteLossHook` unless the config already has one."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(h.get('type') == 'NonFiniteLossHook' for h in hooks):
+        hooks.append(dict(type='NonFiniteLossHook', action=action, max_skips=max_skips))
+    cfg.custom_hooks = hooks
 
 
 def build_runner(cfg: Config) -> Runner:

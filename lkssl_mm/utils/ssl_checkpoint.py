@@ -21,8 +21,11 @@ def load_state_dict_file(path: str) -> Dict[str, torch.Tensor]:
     """Load a checkpoint's state dict (``state_dict`` entry, or the file itself).
 
     Raises:
+        FileNotFoundError: If there is no such file.
         NotAnSSLCheckpoint: If the file cannot be read as a torch checkpoint.
     """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path}')
     try:
         checkpoint = torch.load(path, map_location='cpu')
     except Exception as error:  # truncated, not a zip/pickle, unsafe content...

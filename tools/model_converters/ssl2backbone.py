@@ -37,7 +37,7 @@ def main(argv=None) -> dict:
     target = build_backbone(Config.fromfile(args.config)) if args.config else None
     try:
         report = convert_ssl_checkpoint(args.src, args.dst, args.which, target)
-    except (NotAnSSLCheckpoint, ValueError) as error:
+    except (NotAnSSLCheckpoint, ValueError, OSError) as error:
         sys.exit(f'ssl2backbone: error: {error}')
     print(json.dumps(report, indent=2))
     return report

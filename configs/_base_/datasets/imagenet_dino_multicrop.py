@@ -40,7 +40,7 @@ local_view = [
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5),
 ]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='StrictLoadImageFromFile'),
     dict(type='MultiView', num_views=[1, 1, 8],
          transforms=[global_view_1, global_view_2, local_view]),
     dict(type='PackInputs'),

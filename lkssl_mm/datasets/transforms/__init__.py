@@ -1,0 +1,4 @@
+"""Data transforms."""
+from .loading import CorruptImageError, StrictLoadImageFromFile, image_bytes_problem
+
+__all__ = ['CorruptImageError', 'StrictLoadImageFromFile', 'image_bytes_problem']
