@@ -111,13 +111,17 @@ def test_load_config_sets_work_dir_launcher_and_options():
 
 
 def test_resume_flag_semantics(tmp_path):
-    cfg = Config(dict(model=dict()))
-    setup_resume(cfg, 'auto')
-    assert cfg.resume is True and cfg.load_from is None
-    ckpt = tmp_path / 'epoch_1.pth'
-    ckpt.write_bytes(b'')
-    setup_resume(cfg, str(ckpt))
-    assert cfg.load_from == str(ckpt)
+    cfg = Config(dict(model=dict(), work_dir=str(tmp_path)))
+    assert setup_resume(cfg, 'auto') is None and not cfg.get('resume')  # nothing yet
+    first, second = tmp_path / 'epoch_1.pth', tmp_path / 'epoch_2.pth'
+    first.write_bytes(b'1')
+    second.write_bytes(b'2')
+    (tmp_path / 'last_checkpoint').write_text(str(first))
+    assert setup_resume(cfg, 'auto') == str(first) and cfg.resume is True
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'gone.pth'))
+    os.utime(first, (1, 1))
+    assert setup_resume(cfg, 'auto') == str(second)  # newest *.pth when the pointer is stale
+    assert setup_resume(cfg, str(first)) == str(first) and cfg.load_from == str(first)
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         setup_resume(cfg, str(tmp_path / 'missing.pth'))
 

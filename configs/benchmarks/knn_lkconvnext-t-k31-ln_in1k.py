@@ -1,7 +1,7 @@
-# k-NN accuracy (DINO protocol) of the DINO-pretrained LKConvNeXt-T 31x31 LN on ImageNet-1k:
-#   tools/test.py configs/benchmarks/knn_lkconvnext-t-k31-ln_in1k.py BACKBONE_CHECKPOINT
-# (a checkpoint from tools/model_converters/ssl2backbone.py; multi-GPU with
-# tools/dist_test.sh).
+# k-NN accuracy (DINO protocol) of the DINO-pretrained LKConvNeXt-T 31x31 LN on
+# ImageNet-1k:   tools/test.py configs/benchmarks/knn_lkconvnext-t-k31-ln_in1k.py
+# BACKBONE_CHECKPOINT (a checkpoint from tools/model_converters/ssl2backbone.py;
+# multi-GPU with tools/dist_test.sh).
 _base_ = [
     '../_base_/models/lkconvnext-t-k31-ln.py',
     '../_base_/datasets/imagenet_knn.py',

@@ -1,7 +1,6 @@
 # k-NN accuracy (DINO protocol) of the DINO-pretrained Swin-T on ImageNet-1k:
-#   tools/test.py configs/benchmarks/knn_swin-t_in1k.py BACKBONE_CHECKPOINT
-# (a checkpoint from tools/model_converters/ssl2backbone.py; multi-GPU with
-# tools/dist_test.sh).
+# tools/test.py configs/benchmarks/knn_swin-t_in1k.py BACKBONE_CHECKPOINT (a checkpoint
+# from tools/model_converters/ssl2backbone.py; multi-GPU with tools/dist_test.sh).
 _base_ = [
     '../_base_/models/swin-t.py',
     '../_base_/datasets/imagenet_knn.py',

@@ -1,6 +1,6 @@
 # k-NN accuracy (DINO protocol) of the DINO-pretrained ViT-S/16 on ImageNet-1k:
-#   tools/test.py configs/benchmarks/knn_vit-s-p16_in1k.py BACKBONE_CHECKPOINT
-# (a checkpoint from tools/model_converters/ssl2backbone.py; multi-GPU with
+# tools/test.py configs/benchmarks/knn_vit-s-p16_in1k.py BACKBONE_CHECKPOINT (a
+# checkpoint from tools/model_converters/ssl2backbone.py; multi-GPU with
 # tools/dist_test.sh).
 _base_ = [
     '../_base_/models/vit-s-p16.py',

@@ -1,9 +1,8 @@
-# Mask R-CNN + FPN, 3x schedule (36 epochs) with mmdet's multi-scale + crop
-# augmentation, COCO, with the DINO-pretrained LKConvNeXt-T, 7x7 (= ConvNeXt-T)
-# backbone. Inherits mmdet's ConvNeXt-T 3x recipe (AMP AdamW 1e-4, wd 0.05) and
-# swaps in the backbone and the layer-wise lr decay constructor (0.95).
+# Mask R-CNN + FPN on COCO, 3x (36 epochs, multi-scale + crop), with the DINO-pretrained
+# LKConvNeXt-T, 7x7 (= ConvNeXt-T) backbone; recipe in
+# configs/_base_/recipes/mask-rcnn_fpn_ms-3x_coco.py.
 _base_ = [
-    'mmdet::convnext/mask-rcnn_convnext-t-p4-w7_fpn_amp-ms-crop-3x_coco.py',
+    '../_base_/recipes/mask-rcnn_fpn_ms-3x_coco.py',
     '../_base_/models/lkconvnext-t-k7-ln.py',
 ]
 pretrained = 'work_dirs/pretrained/dino_lkconvnext-t-k7-ln_teacher.pth'
@@ -16,13 +15,3 @@ model = dict(
         drop_path_rate=0.4,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(in_channels=_base_.backbone_channels))
-optim_wrapper = dict(
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(_delete_=True, decay_rate=0.95))
-custom_imports = dict(imports=['lkssl_mm', 'mmpretrain.models'], allow_failed_imports=False)
-# Refuse corrupt / truncated images (docs/reliability.md) in the inherited pipelines.
-train_dataloader = dict(
-    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.train_pipeline[1:]))
-val_dataloader = dict(
-    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
-test_dataloader = val_dataloader

@@ -1,13 +1,8 @@
-# Mask R-CNN + FPN, 1x schedule (12 epochs, single scale), COCO, with the DINO-
-# pretrained LKConvNeXt-T, 9x9, LayerNorm backbone. AdamW with layer-wise lr
-# decay 0.95 as in mmdet's ConvNeXt recipes; set `pretrained` (or --cfg-options
-# model.backbone.init_cfg.checkpoint=...) to a checkpoint written by
-# tools/model_converters/ssl2backbone.py.
+# Mask R-CNN + FPN on COCO, 1x (12 epochs, single scale), with the DINO-pretrained
+# LKConvNeXt-T, 9x9, LayerNorm backbone; recipe in
+# configs/_base_/recipes/mask-rcnn_fpn_1x_coco.py.
 _base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_instance.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/recipes/mask-rcnn_fpn_1x_coco.py',
     '../_base_/models/lkconvnext-t-k9-ln.py',
 ]
 pretrained = 'work_dirs/pretrained/dino_lkconvnext-t-k9-ln_teacher.pth'
@@ -20,17 +15,3 @@ model = dict(
         drop_path_rate=0.2,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(in_channels=_base_.backbone_channels))
-optim_wrapper = dict(
-    _delete_=True,
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(decay_rate=0.95),
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
-custom_imports = dict(imports=['lkssl_mm'], allow_failed_imports=False)
-# Refuse corrupt / truncated images (docs/reliability.md) in the inherited pipelines.
-train_dataloader = dict(
-    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.train_pipeline[1:]))
-val_dataloader = dict(
-    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
-test_dataloader = val_dataloader

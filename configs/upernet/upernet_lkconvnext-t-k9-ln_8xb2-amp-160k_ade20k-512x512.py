@@ -1,20 +1,12 @@
-# UperNet, ADE20K, 160k iterations at 512x512 (8 GPUs x 2 images), with the
-# DINO-pretrained LKConvNeXt-T, 9x9, LayerNorm backbone: AMP AdamW 1e-4, wd
-# 0.05, layer-wise lr decay 0.9, as mmseg's ConvNeXt recipe. Point `pretrained`
-# at a checkpoint written by tools/model_converters/ssl2backbone.py.
+# UperNet on ADE20K, 160k iterations at 512x512 (8 GPUs x 2 images), with the
+# DINO-pretrained LKConvNeXt-T, 9x9, LayerNorm backbone; recipe in
+# configs/_base_/recipes/upernet_160k_ade20k-512x512.py.
 _base_ = [
-    'mmseg::_base_/models/upernet_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_160k.py',
+    '../_base_/recipes/upernet_160k_ade20k-512x512.py',
     '../_base_/models/lkconvnext-t-k9-ln.py',
 ]
-crop_size = (512, 512)
-data_preprocessor = dict(size=crop_size)
 pretrained = 'work_dirs/pretrained/dino_lkconvnext-t-k9-ln_teacher.pth'
 model = dict(
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
     backbone=dict(
         _base_.backbone,
         _delete_=True,
@@ -22,26 +14,5 @@ model = dict(
         gap_before_final_norm=False,
         drop_path_rate=0.3,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    decode_head=dict(in_channels=_base_.backbone_channels, num_classes=150),
-    auxiliary_head=dict(in_channels=_base_.backbone_channels[2], num_classes=150),
-    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
-optim_wrapper = dict(
-    _delete_=True,
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(decay_rate=0.9),
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=160000),
-]
-# Refuse corrupt / truncated images (docs/reliability.md) in the inherited pipelines.
-train_dataloader = dict(
-    batch_size=2,
-    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.train_pipeline[1:]))
-val_dataloader = dict(
-    batch_size=1,
-    dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
-test_dataloader = val_dataloader
-custom_imports = dict(imports=['lkssl_mm'], allow_failed_imports=False)
+    decode_head=dict(in_channels=_base_.backbone_channels),
+    auxiliary_head=dict(in_channels=_base_.backbone_channels[2]))

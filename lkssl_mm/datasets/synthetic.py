@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 SHAPES = ('circle', 'square', 'triangle', 'cross')
 # Each shape takes part in exactly two pairs (a cycle), and in every pair it appears on top
@@ -180,7 +180,13 @@ def image_rng(seed: int, task: str, split: str, index: int) -> np.random.Generat
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A smooth random background: a linear colour gradient plus low-frequency texture.
+    """A smooth, muted random background: grey gradient, mild tint, low-frequency texture.
+
+    The background is a nuisance variable: it changes from image to image and carries no
+    label. It is kept muted (low saturation and contrast) so that, as in object-centric
+    photographs, the objects are the most salient structure; with saturated full-range
+    gradients (generator version 1) self-supervised methods matched crops by background
+    colour instead of by the objects.
 
     Args:
         rng: Random generator of the image.
@@ -189,7 +195,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     Returns:
         Float array of shape (size, size, 3) in [0, 255].
     """
-    c0, c1 = rng.uniform(30, 225, size=(2, 3)).astype(np.float32)
+    grey = rng.uniform(70, 190, size=2).astype(np.float32)
+    tint = rng.uniform(-18, 18, size=(2, 3)).astype(np.float32)
+    c0, c1 = grey[:, None] + tint
     theta = float(rng.uniform(0, 2 * math.pi))
     cos, sin = math.cos(theta), math.sin(theta)
     # projection on the gradient direction, scaled to [0, 1] over the image
@@ -199,7 +207,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     row = (ramp * np.float32(sin * scale) - np.float32(min(sin, 0.0) * scale))[:, None]
     grad = (col + row)[..., None] * (c1 - c0) + c0
     grid = int(rng.integers(3, 6))
-    coarse = np.clip(128 + rng.normal(0, 22, size=(grid, grid, 3)), 0, 255).astype(np.uint8)
+    coarse = np.clip(128 + rng.normal(0, 10, size=(grid, grid, 3)), 0, 255).astype(np.uint8)
     texture = Image.fromarray(coarse).resize((size, size), Image.Resampling.BICUBIC)
     grad += np.asarray(texture, np.float32)
     grad -= 128
@@ -314,7 +322,7 @@ def cls_layout(rng: np.random.Generator, label: int, size: int,
     kinds = CLS_CLASSES[label].split('_over_')
     shapes = []
     for kind, (lo, hi) in zip(kinds, ((0.22, 0.30), (0.70, 0.78))):
-        r = rng.uniform(0.10, 0.17) * size
+        r = rng.uniform(0.13, 0.19) * size
         cx = rng.uniform(r + 1, size - r - 1)
         cy = rng.uniform(lo, hi) * size
         shapes.append(Shape(kind, round(float(cx), 2), round(float(cy), 2), round(float(r), 2),

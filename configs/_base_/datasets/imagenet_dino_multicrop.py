@@ -40,7 +40,8 @@ local_view = [
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5),
 ]
 train_pipeline = [
-    dict(type='StrictLoadImageFromFile'),
+    # corrupt images: log and skip up to 100 per data-loading process, then stop
+    dict(type='StrictLoadImageFromFile', max_skips=100),
     dict(type='MultiView', num_views=[1, 1, 8],
          transforms=[global_view_1, global_view_2, local_view]),
     dict(type='PackInputs'),

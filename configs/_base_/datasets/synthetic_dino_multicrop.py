@@ -1,43 +1,22 @@
 # DINO multi-crop on the generated ImageNet-style data (tools/data/make_synthetic.py):
-# 2 global 64 px crops and 4 local 32 px crops with the reference augmentations.
+# the ImageNet recipe's views at 64 px (2 global) and 32 px (4 local) crops, with the
+# Gaussian blur radius (0.1-2.0 px for 224 px crops) scaled to 64 px.
+_base_ = ['./imagenet_dino_multicrop.py']
 data_root = 'data/synthetic/imagenet/'
-data_preprocessor = dict(
-    type='SelfSupDataPreprocessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    to_rgb=True)
-flip_and_color_jitter = [
-    dict(type='RandomFlip', prob=0.5),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)
-        ],
-        prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-         channel_weights=(0.114, 0.587, 0.2989)),
-]
-global_view_1 = [
-    dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.4, 1.),
-         interpolation='bicubic', backend='pillow'),
-    *flip_and_color_jitter,
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.0),
-]
-global_view_2 = [
-    dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.4, 1.),
-         interpolation='bicubic', backend='pillow'),
-    *flip_and_color_jitter,
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
-    dict(type='Solarize', thr=128, prob=0.2),
-]
-local_view = [
-    dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.05, 0.4),
-         interpolation='bicubic', backend='pillow'),
-    *flip_and_color_jitter,
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5),
-]
+blur_radius = (0.1 * 64 / 224, 2.0 * 64 / 224)
+
+
+def _resize_view(view, size):
+    """A view pipeline of the base at another crop size and blur radius."""
+    crop, *middle, blur = view[0], view[1:-1], view[-1]
+    return [dict(crop, scale=size), *middle[0], dict(blur, magnitude_range=blur_radius)]
+
+
+global_view_1 = _resize_view(_base_.global_view_1, 64)
+global_view_2 = [*_resize_view(_base_.global_view_2[:-1], 64), _base_.global_view_2[-1]]
+local_view = _resize_view(_base_.local_view, 32)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='StrictLoadImageFromFile', max_skips=10),
     dict(type='MultiView', num_views=[1, 1, 4],
          transforms=[global_view_1, global_view_2, local_view]),
     dict(type='PackInputs'),
@@ -46,10 +25,9 @@ train_dataloader = dict(
     batch_size=32,
     num_workers=2,
     persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
+    pin_memory=False,
     dataset=dict(
+        _delete_=True,
         type='CustomDataset',
         data_root=data_root,
         ann_file='meta/train.txt',

@@ -7,7 +7,7 @@ data_preprocessor = dict(
     std=[58.395, 57.12, 57.375],
     to_rgb=True)
 eval_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='StrictLoadImageFromFile'),
     dict(type='Resize', scale=(64, 64), interpolation='bicubic', backend='pillow'),
     dict(type='PackInputs'),
 ]

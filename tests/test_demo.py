@@ -1,0 +1,69 @@
+"""The demo at its smallest size: report structure, real numbers, reuse of finished steps."""
+import json
+import math
+import time
+
+import pytest
+
+from .conftest import run_tool
+
+pytestmark = pytest.mark.slow
+
+BACKBONES = ('dino_k3', 'random_k3', 'dino_k13', 'random_k13')
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    work = tmp_path_factory.mktemp('demo')
+    proc = run_tool('tools/demo.py', '--size', 'tiny', '--work-dir', str(work / 'out'),
+                    '--data-root', str(work / 'data'), timeout=1500)
+    return work / 'out', proc
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def test_report_holds_every_metric_as_a_real_number(demo):
+    work, _ = demo
+    report = json.loads((work / 'report.json').read_text())
+    assert report['size'] == 'tiny' and report['kernels'] == [3, 13]
+    assert sorted(report['backbones']) == sorted(BACKBONES)
+    for name in BACKBONES:
+        backbone = report['backbones'][name]
+        assert _finite(backbone['knn']['knn/top1_k20'])
+        assert _finite(backbone['linear']['accuracy/top1'])
+        assert all(_finite(v) for v in backbone['erf']['area_ratio'].values())
+    for name in ('dino_k3', 'dino_k13', 'random_k13'):
+        backbone = report['backbones'][name]
+        assert _finite(backbone['detection']['coco/bbox_mAP'])
+        assert _finite(backbone['detection']['coco/segm_mAP'])
+        assert _finite(backbone['segmentation']['mIoU'])
+    assert 'detection' not in report['backbones']['random_k3']
+    assert all(_finite(s) and s > 0 for s in report['step_seconds'].values())
+    assert len(report['step_seconds']) == 25
+    assert all(len(losses) > 0 for losses in report['pretrain_losses'].values())
+    compared = report['comparisons']
+    assert set(compared) == {'pretrained_vs_random', 'large_vs_small_kernel'}
+    assert len(compared['large_vs_small_kernel']) == 5
+    assert any('larger kernel' in line for line in report['conclusions'])
+
+
+def test_report_markdown_and_plots_are_written(demo):
+    work, proc = demo
+    text = (work / 'report.md').read_text()
+    assert '| metric | dino_k3 | random_k3 | dino_k13 | random_k13 |' in text
+    assert 'kNN top-1 (k=20) %' in text and '## Wall time per step' in text
+    for plot in ('pretrain_loss.png', 'knn_vs_kernel.png', 'erf_panel.png', 'erf_dino_k13.png'):
+        assert (work / 'plots' / plot).stat().st_size > 1000, plot
+    assert 'report:' in proc.stdout and 'kNN top-1 (k=20) %' in proc.stdout
+
+
+def test_running_again_reuses_every_finished_step(demo):
+    work, _ = demo
+    start = time.time()
+    proc = run_tool('tools/demo.py', '--size', 'tiny', '--work-dir', str(work),
+                    '--data-root', str(work.parent / 'data'))
+    assert time.time() - start < 120
+    assert proc.stdout.count('done earlier') == 25
+    assert 'tools/train.py' not in proc.stdout
