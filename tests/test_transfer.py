@@ -170,3 +170,14 @@ def test_every_full_size_config_loads_and_builds_its_model(config):
             else ('test_dataloader', 'test_cfg', 'test_evaluator'):
         assert key in cfg, key
     assert 'lkssl_mm' in cfg.custom_imports['imports']
+
+
+@pytest.mark.parametrize('folder', ['dino', 'mocov3', 'byol', 'mask_rcnn', 'upernet',
+                                    'benchmarks'])
+def test_each_config_folder_readme_lists_exactly_its_configs(folder):
+    import re
+    from pathlib import Path
+    readme = Path(f'configs/{folder}/README.md').read_text()
+    linked = set(re.findall(r'\]\(([^)/]+\.py)\)', readme))
+    present = {p.name for p in Path(f'configs/{folder}').glob('*.py')}
+    assert linked == present, (sorted(present - linked), sorted(linked - present))

@@ -1,0 +1,22 @@
+# UperNet on ADE20K, 160k iterations at 512x512 (8 GPUs x 2 images), with the
+# DINO-pretrained RepLKNet-31B (mmpretrain's implementation, reused as is); recipe in
+# configs/_base_/recipes/upernet_160k_ade20k-512x512.py. RepLKNet has no layer ids, so
+# the lr is uniform (mmengine's default constructor, no decay on norms and biases).
+_base_ = [
+    '../_base_/recipes/upernet_160k_ade20k-512x512.py',
+    '../_base_/models/replknet-31b.py',
+]
+pretrained = 'work_dirs/pretrained/dino_replknet-31b_teacher.pth'
+model = dict(
+    backbone=dict(
+        _base_.backbone,
+        _delete_=True,
+        out_indices=(0, 1, 2, 3),
+        norm_intermediate_features=True,
+        drop_path_rate=0.3,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    decode_head=dict(in_channels=_base_.backbone_channels),
+    auxiliary_head=dict(in_channels=_base_.backbone_channels[2]))
+optim_wrapper = dict(
+    constructor='DefaultOptimWrapperConstructor',
+    paramwise_cfg=dict(_delete_=True, norm_decay_mult=0.0, bias_decay_mult=0.0))
