@@ -1,6 +1,7 @@
 """Reliability: atomic checkpoints, kill -9 and resume, corrupt images, NaN losses,
 invalid configs and checkpoints, a dying rank (docs/reliability.md)."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -60,14 +61,14 @@ def _train_cmd(config, work_dir, root, task, *options, resume=False):
 
 
 def _kill_when(cmd, marker: str, timeout: int = 600) -> None:
-    """Start ``cmd`` and SIGKILL it as soon as its output contains ``marker``."""
+    """Start ``cmd`` and SIGKILL it as soon as its output matches the regex ``marker``."""
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=dict(os.environ, PYTHONUNBUFFERED='1'))
     deadline = time.time() + timeout
     seen = []
     for line in proc.stdout:
         seen.append(line)
-        if marker in line:
+        if re.search(marker, line):
             os.kill(proc.pid, signal.SIGKILL)
             break
         assert time.time() < deadline, 'marker never seen'
@@ -87,7 +88,7 @@ def test_kill_during_pretraining_then_resume_matches_the_uninterrupted_run(synth
                          *DINO_OPTIONS)[1:])
     killed = tmp_path / 'killed'
     _kill_when(_train_cmd(DINO, killed, synthetic_root, 'pretrain', *DINO_OPTIONS),
-               'Epoch(train) [3][2/6]')
+               r'Epoch\(train\)\s+\[\s*3\]\[\s*2/6\]')
     assert (killed / 'epoch_2.pth').exists() and not (killed / 'epoch_3.pth').exists()
     run_tool(*_train_cmd(DINO, killed, synthetic_root, 'pretrain', *DINO_OPTIONS,
                          resume=True)[1:])
@@ -110,7 +111,7 @@ def test_kill_during_fine_tuning_then_resume_continues_the_schedule(synthetic_ro
                          *options)[1:])
     killed = tmp_path / 'killed'
     _kill_when(_train_cmd(LINEAR, killed, synthetic_root, 'classification', *options),
-               'Epoch(train) [2][3/6]')
+               r'Epoch\(train\)\s+\[\s*2\]\[\s*3/6\]')
     run_tool(*_train_cmd(LINEAR, killed, synthetic_root, 'classification', *options,
                          resume=True)[1:])
     full = {r['step']: r for r in read_scalars(tmp_path / 'full') if 'loss' in r}
@@ -338,7 +339,7 @@ def test_when_one_rank_dies_the_others_exit_within_a_bounded_time(synthetic_root
                             start_new_session=True)
     try:
         for line in proc.stdout:
-            if 'Epoch(train)  [1][1/3]' in line or 'Epoch(train) [1][1/3]' in line:
+            if re.search(r'Epoch\(train\)\s+\[\s*1\]\[\s*1/3\]', line):
                 break
         workers = _children(proc.pid)
         while len(workers) == 1:  # bash -> torchrun -> workers

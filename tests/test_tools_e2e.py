@@ -51,8 +51,9 @@ def test_pretraining_logs_dino_statistics_and_saves_checkpoints(pretrained):
     for key in ('teacher_entropy', 'teacher_batch_entropy', 'kl_div', 'teacher_temp',
                 'max_param_grad_norm'):
         assert all(key in r for r in records), key
-    assert records[0]['teacher_temp'] == pytest.approx(0.04)
-    assert records[-1]['teacher_temp'] == pytest.approx(0.055)  # warm-up over 3 epochs
+    assert all(r['teacher_temp'] == pytest.approx(0.02) for r in records)  # demo recipe
+    knn = [r for r in read_scalars(work) if 'knn/top1_k20' in r]
+    assert len(knn) == 2  # the k-NN monitor after each epoch
 
 
 def test_knn_evaluation_through_test_py(pretrained, synthetic_root, tmp_path):
@@ -112,27 +113,6 @@ def test_upernet_trains_and_evaluates_with_iou_metric(pretrained, synthetic_root
     run_tool('tools/test.py', SEG, checkpoint, '--work-dir', str(tmp_path / 'test'),
              '--cfg-options', *data_options('segmentation', synthetic_root))
     assert 'mIoU' in metrics_of(tmp_path / 'test', 'mIoU')
-
-
-def test_resume_follows_the_uninterrupted_loss_trajectory(synthetic_root, tmp_path):
-    common = ('train_dataloader.batch_size=16', 'train_dataloader.num_workers=0',
-              'train_dataloader.persistent_workers=False', 'default_hooks.logger.interval=1')
-    train(DINO, tmp_path / 'full', 'train_cfg.max_epochs=3', *common, task='pretrain',
-          root=synthetic_root)
-    train(DINO, tmp_path / 'resumed', 'train_cfg.max_epochs=3', *common, task='pretrain',
-          root=synthetic_root, extra=('--resume', str(tmp_path / 'full' / 'epoch_2.pth')))
-    full = [r for r in read_scalars(tmp_path / 'full') if 'loss' in r]
-    resumed = [r for r in read_scalars(tmp_path / 'resumed') if 'loss' in r]
-    assert len(full) == 18 and len(resumed) == 6
-    for a, b in zip(full[12:], resumed):
-        assert a['step'] == b['step']
-        for key in ('loss', 'teacher_temp', 'lr', 'kl_div'):
-            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), (key, a['step'])
-    # the restored state is exactly the saved one
-    saved = torch.load(tmp_path / 'full' / 'epoch_3.pth')['state_dict']
-    again = torch.load(tmp_path / 'resumed' / 'epoch_3.pth')['state_dict']
-    for key in ('head.center', 'teacher.steps', 'teacher.module.0.norm3.weight'):
-        assert torch.allclose(saved[key].float(), again[key].float(), atol=1e-5), key
 
 
 def test_dist_train_runs_two_processes_on_the_cpu(synthetic_root, tmp_path):

@@ -18,7 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import lkssl_mm  # noqa: E402,F401  (registers the plugin's modules)
 from lkssl_mm.utils.launch import (  # noqa: E402
     add_common_args,
-    add_nonfinite_guard,
+    add_safety_hooks,
     build_runner,
     enable_amp,
     load_config,
@@ -62,7 +62,7 @@ def main(argv=None) -> None:
         cfg.auto_scale_lr.enable = True
     if args.pretrained:
         set_pretrained(cfg, args.pretrained)
-    add_nonfinite_guard(cfg, args.nonfinite, args.max_nonfinite_skips)
+    add_safety_hooks(cfg, args.nonfinite, args.max_nonfinite_skips)
     resume_from = setup_resume(cfg, args.resume)
     if not args.no_preflight:
         preflight(cfg, resume=resume_from)

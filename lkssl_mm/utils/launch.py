@@ -170,11 +170,20 @@ def set_pretrained(cfg: Config, checkpoint: str) -> dict:
     return report
 
 
-def add_nonfinite_guard(cfg: Config, action: str = 'stop', max_skips: int = 10) -> None:
-    """Add :class:`NonFiniteLossHook` unless the config already has one."""
+def add_safety_hooks(cfg: Config, action: str = 'stop', max_skips: int = 10) -> None:
+    """Add :class:`NonFiniteLossHook` and :class:`RNGStateHook` unless present.
+
+    Args:
+        cfg (Config): The config to change.
+        action (str): What the non-finite guard does: 'stop' or 'skip'.
+        max_skips (int): Skips allowed with 'skip'.
+    """
     hooks = list(cfg.get('custom_hooks') or [])
-    if not any(h.get('type') == 'NonFiniteLossHook' for h in hooks):
+    present = {h.get('type') for h in hooks}
+    if 'NonFiniteLossHook' not in present:
         hooks.append(dict(type='NonFiniteLossHook', action=action, max_skips=max_skips))
+    if 'RNGStateHook' not in present:
+        hooks.append(dict(type='RNGStateHook'))
     cfg.custom_hooks = hooks
 
 
