@@ -337,7 +337,7 @@ def test_stride_and_padding_fall_back_to_torch(dw, stride, padding):
 
 
 def test_same_padding_detection(dw):
-    w = torch.empty(4, 1, 9, 3)
+    w = torch.randn(4, 1, 9, 3)
     assert dw._same_padding(w, (4, 1), 1) and dw._same_padding(w, 'same', (1, 1))
     assert not dw._same_padding(w, 4, 1)
     assert not dw._same_padding(w, 'valid', 1)

@@ -69,10 +69,11 @@ def test_mmpretrain_custom_dataset(tiny: Path) -> None:
 def test_mmdet_coco_dataset(tiny: Path) -> None:
     from mmdet.datasets import CocoDataset
     from mmdet.utils import register_all_modules
-
+    from mmengine.registry import init_default_scope
     register_all_modules(init_default_scope=False)
-    pipeline = [dict(type='mmdet.LoadImageFromFile'),
-                dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True)]
+    init_default_scope('mmdet')  # other tests may have left another default scope
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]
     ds = CocoDataset(data_root=str(tiny / 'coco'),
                      ann_file='annotations/instances_train2017.json',
                      data_prefix=dict(img='train2017/'),
@@ -135,12 +136,13 @@ def _check_seg_dataset(ds) -> None:
 
 
 def test_mmseg_ade20k_dataset(tiny: Path) -> None:
+    from mmengine.registry import init_default_scope
     from mmseg.datasets import ADE20KDataset, BaseSegDataset
     from mmseg.utils import register_all_modules
-
     register_all_modules(init_default_scope=False)
-    pipeline = [dict(type='mmseg.LoadImageFromFile'),
-                dict(type='mmseg.LoadAnnotations', reduce_zero_label=True)]
+    init_default_scope('mmseg')  # other tests may have left another default scope
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', reduce_zero_label=True)]
     kwargs = dict(data_root=str(tiny / 'ade' / 'ADEChallengeData2016'),
                   data_prefix=dict(img_path='images/training',
                                    seg_map_path='annotations/training'),
