@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 SHAPES = ('circle', 'square', 'triangle', 'cross')
 # Each shape takes part in exactly two pairs (a cycle), and in every pair it appears on top
@@ -179,14 +179,21 @@ def image_rng(seed: int, task: str, split: str, index: int) -> np.random.Generat
     return np.random.default_rng([seed, _TASK_IDS[task], _SPLIT_IDS[split], index])
 
 
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A smooth, muted random background: grey gradient, mild tint, low-frequency texture.
+#: Object colours: a few saturated hues (jittered per object), independent of the label.
+OBJECT_PALETTE = ((220, 40, 40), (40, 170, 60), (40, 80, 220), (230, 200, 40),
+                  (200, 60, 200), (40, 190, 200))
+#: Grey levels of the backgrounds.
+BACKGROUND_LEVELS = (96, 128, 160)
 
-    The background is a nuisance variable: it changes from image to image and carries no
-    label. It is kept muted (low saturation and contrast) so that, as in object-centric
-    photographs, the objects are the most salient structure; with saturated full-range
-    gradients (generator version 1) self-supervised methods matched crops by background
-    colour instead of by the objects.
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A plain grey background with a faint gradient and faint low-frequency texture.
+
+    Backgrounds and colours are nuisance variables: they carry no label. They are
+    drawn from few values so that they do not identify an image either. With unique
+    saturated backgrounds (generator version 1), or unique muted ones and free object
+    colours (version 2), self-supervised methods learnt to match the crops of an
+    image by its background and colours and never by its shapes (docs/dino.md).
 
     Args:
         rng: Random generator of the image.
@@ -195,42 +202,28 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     Returns:
         Float array of shape (size, size, 3) in [0, 255].
     """
-    grey = rng.uniform(70, 190, size=2).astype(np.float32)
-    tint = rng.uniform(-18, 18, size=(2, 3)).astype(np.float32)
-    c0, c1 = grey[:, None] + tint
+    level = float(BACKGROUND_LEVELS[int(rng.integers(len(BACKGROUND_LEVELS)))])
     theta = float(rng.uniform(0, 2 * math.pi))
-    cos, sin = math.cos(theta), math.sin(theta)
-    # projection on the gradient direction, scaled to [0, 1] over the image
-    scale = 1 / (abs(cos) + abs(sin))
-    ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)
-    col = (ramp * np.float32(cos * scale) - np.float32(min(cos, 0.0) * scale))[None, :]
-    row = (ramp * np.float32(sin * scale) - np.float32(min(sin, 0.0) * scale))[:, None]
-    grad = (col + row)[..., None] * (c1 - c0) + c0
+    ramp = np.linspace(-1.0, 1.0, size, dtype=np.float32)
+    grad = (ramp[None, :] * np.float32(math.cos(theta)) +
+            ramp[:, None] * np.float32(math.sin(theta))) * np.float32(8.0) + np.float32(level)
     grid = int(rng.integers(3, 6))
-    coarse = np.clip(128 + rng.normal(0, 10, size=(grid, grid, 3)), 0, 255).astype(np.uint8)
+    coarse = np.clip(128 + rng.normal(0, 6, size=(grid, grid)), 0, 255).astype(np.uint8)
     texture = Image.fromarray(coarse).resize((size, size), Image.Resampling.BICUBIC)
-    grad += np.asarray(texture, np.float32)
-    grad -= 128
+    grad = grad[..., None] + (np.asarray(texture, np.float32)[..., None] - 128)
+    grad = np.repeat(grad, 3, axis=2)
     return np.clip(grad, 0, 255, out=grad)
 
 
-def _contrasting_color(rng: np.random.Generator, reference: np.ndarray,
-                       min_dist: float = 90.0) -> tuple[int, int, int]:
-    """A random colour that stands out from ``reference`` (a few rejection tries).
+def _object_color(rng: np.random.Generator) -> tuple[int, int, int]:
+    """A palette colour with a small per-channel jitter.
 
     Args:
         rng: Random generator of the image.
-        reference: RGB colour to keep away from.
-        min_dist: Minimum Euclidean RGB distance aimed for.
     """
-    color = rng.integers(0, 256, size=3)
-    for _ in range(8):
-        if sum((float(c) - float(r))**2 for c, r in zip(color, reference)) >= min_dist**2:
-            break
-        color = rng.integers(0, 256, size=3)
-    else:
-        color = np.where(reference > 127, rng.integers(0, 60, 3), rng.integers(196, 256, 3))
-    return int(color[0]), int(color[1]), int(color[2])
+    base = OBJECT_PALETTE[int(rng.integers(len(OBJECT_PALETTE)))]
+    jitter = rng.integers(-15, 16, size=3)
+    return tuple(int(np.clip(c + j, 0, 255)) for c, j in zip(base, jitter))
 
 
 def _draw_distractors(rng: np.random.Generator, draw: ImageDraw.ImageDraw, size: int,
@@ -244,7 +237,8 @@ def _draw_distractors(rng: np.random.Generator, draw: ImageDraw.ImageDraw, size:
         count: How many distractors to draw.
     """
     for _ in range(count):
-        color = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        grey = int(rng.integers(40, 216))
+        color = (grey, grey, grey)
         x, y = rng.uniform(0, size, size=2)
         if rng.random() < 0.5:
             r = max(1.0, rng.uniform(0.01, 0.025) * size)
@@ -274,16 +268,14 @@ def _add_noise(rng: np.random.Generator, image: Image.Image) -> np.ndarray:
     return np.rint(np.clip(noise, 0, 255, out=noise), out=noise).astype(np.uint8)
 
 
-def _canvas(rng: np.random.Generator, size: int) -> tuple[Image.Image, np.ndarray]:
-    """Background image and its mean colour.
+def _canvas(rng: np.random.Generator, size: int) -> Image.Image:
+    """The background as a PIL image.
 
     Args:
         rng: Random generator of the image.
         size: Image side in pixels.
     """
-    pixels = np.rint(_background(rng, size)).astype(np.uint8)
-    mean = pixels.reshape(-1, 3).sum(axis=0, dtype=np.int64) / (size * size)  # exact sum
-    return Image.fromarray(pixels), mean
+    return Image.fromarray(np.rint(_background(rng, size)).astype(np.uint8))
 
 
 def _random_angle(rng: np.random.Generator) -> float:
@@ -309,15 +301,13 @@ class Sample:
     label_map: np.ndarray | None = None
 
 
-def cls_layout(rng: np.random.Generator, label: int, size: int,
-               bg_mean: np.ndarray) -> list[Shape]:
+def cls_layout(rng: np.random.Generator, label: int, size: int) -> list[Shape]:
     """The two objects of a classification image: ``[top, bottom]``.
 
     Args:
         rng: Random generator of the image.
         label: Class index into ``CLS_CLASSES``.
         size: Image side in pixels.
-        bg_mean: Mean background colour (objects are kept in contrast to it).
     """
     kinds = CLS_CLASSES[label].split('_over_')
     shapes = []
@@ -326,7 +316,7 @@ def cls_layout(rng: np.random.Generator, label: int, size: int,
         cx = rng.uniform(r + 1, size - r - 1)
         cy = rng.uniform(lo, hi) * size
         shapes.append(Shape(kind, round(float(cx), 2), round(float(cy), 2), round(float(r), 2),
-                            _random_angle(rng), _contrasting_color(rng, bg_mean)))
+                            _random_angle(rng), _object_color(rng)))
     return shapes
 
 
@@ -341,22 +331,21 @@ def render_cls(seed: int, split: str, index: int, size: int) -> Sample:
     """
     rng = image_rng(seed, 'cls', split, index)
     label = index % len(CLS_CLASSES)
-    image, bg_mean = _canvas(rng, size)
+    image = _canvas(rng, size)
     draw = ImageDraw.Draw(image)
     _draw_distractors(rng, draw, size, int(rng.integers(2, 5)))
-    shapes = cls_layout(rng, label, size, bg_mean)
+    shapes = cls_layout(rng, label, size)
     for shape in shapes:
         draw.polygon(shape.polygon(), fill=shape.color)
     return Sample(_add_noise(rng, image), shapes, label=label)
 
 
-def det_layout(rng: np.random.Generator, size: int, bg_mean: np.ndarray) -> list[Shape]:
+def det_layout(rng: np.random.Generator, size: int) -> list[Shape]:
     """1-4 non-overlapping shapes (rejection sampling on their circumcircles).
 
     Args:
         rng: Random generator of the image.
         size: Image side in pixels.
-        bg_mean: Mean background colour.
     """
     wanted = int(rng.integers(1, 5))
     shapes: list[Shape] = []
@@ -369,7 +358,7 @@ def det_layout(rng: np.random.Generator, size: int, bg_mean: np.ndarray) -> list
             kind = SHAPES[int(rng.integers(len(SHAPES)))]
             shapes.append(Shape(kind, round(float(cx), 2), round(float(cy), 2),
                                 round(float(r), 2), _random_angle(rng),
-                                _contrasting_color(rng, bg_mean)))
+                                _object_color(rng)))
     return shapes
 
 
@@ -383,22 +372,21 @@ def render_det(seed: int, split: str, index: int, size: int) -> Sample:
         size: Image side in pixels.
     """
     rng = image_rng(seed, 'det', split, index)
-    image, bg_mean = _canvas(rng, size)
+    image = _canvas(rng, size)
     draw = ImageDraw.Draw(image)
     _draw_distractors(rng, draw, size, int(rng.integers(2, 6)))
-    shapes = det_layout(rng, size, bg_mean)
+    shapes = det_layout(rng, size)
     for shape in shapes:
         draw.polygon(shape.polygon(), fill=shape.color)
     return Sample(_add_noise(rng, image), shapes)
 
 
-def seg_layout(rng: np.random.Generator, size: int, bg_mean: np.ndarray) -> list[Shape]:
+def seg_layout(rng: np.random.Generator, size: int) -> list[Shape]:
     """2-5 shapes that may overlap and may be cut by the image border.
 
     Args:
         rng: Random generator of the image.
         size: Image side in pixels.
-        bg_mean: Mean background colour.
     """
     shapes = []
     for _ in range(int(rng.integers(2, 6))):
@@ -406,7 +394,7 @@ def seg_layout(rng: np.random.Generator, size: int, bg_mean: np.ndarray) -> list
         cx, cy = rng.uniform(0.1, 0.9, size=2) * size
         kind = SHAPES[int(rng.integers(len(SHAPES)))]
         shapes.append(Shape(kind, round(float(cx), 2), round(float(cy), 2), round(float(r), 2),
-                            _random_angle(rng), _contrasting_color(rng, bg_mean)))
+                            _random_angle(rng), _object_color(rng)))
     return shapes
 
 
@@ -440,7 +428,7 @@ def render_seg(seed: int, split: str, index: int, size: int) -> Sample:
         size: Image side in pixels.
     """
     rng = image_rng(seed, 'seg', split, index)
-    image, bg_mean = _canvas(rng, size)
+    image = _canvas(rng, size)
     label_map = Image.new('L', (size, size), SEG_BACKGROUND)
     draw, draw_label = ImageDraw.Draw(image), ImageDraw.Draw(label_map)
     _draw_distractors(rng, draw, size, int(rng.integers(2, 6)))
@@ -448,7 +436,7 @@ def render_seg(seed: int, split: str, index: int, size: int) -> Sample:
     for box in _border_strip(rng, size):
         draw.rectangle(box, fill=other_color)
         draw_label.rectangle(box, fill=SEG_OTHER)
-    shapes = seg_layout(rng, size, bg_mean)
+    shapes = seg_layout(rng, size)
     for shape in shapes:  # painter's order, image and label map alike
         polygon = shape.polygon()
         draw.polygon(polygon, fill=shape.color)

@@ -57,8 +57,8 @@ SIZES = {
     'tiny': DemoSize('tiny', pretrain_epochs=1, linear_epochs=1, det_epochs=1, seg_iters=8,
                      extra=dict(pretrain=['train_dataloader.batch_size=16'],
                                 segmentation=['default_hooks.logger.interval=4'])),
-    'small': DemoSize('small', pretrain_epochs=8, linear_epochs=10, det_epochs=6,
-                      seg_iters=240),
+    'small': DemoSize('small', pretrain_epochs=12, linear_epochs=5, det_epochs=4,
+                      seg_iters=160),
     'full': DemoSize('full', pretrain_epochs=60, linear_epochs=30, det_epochs=24,
                      seg_iters=4000, extra=dict(pretrain=['train_dataloader.batch_size=64'])),
 }
@@ -267,12 +267,13 @@ class DemoPipeline:
 
         from lkssl_mm.analysis.erf_runner import erf_of_config
         cfg = Config.fromfile(osp.join(DEMO_CONFIGS, CONFIGS['knn']))
-        cfg.model.backbone.kernel_size = kernel
+        # stage 3 (stride 16) of 128 px images: an 8x8 map, finer than the last stage's
+        cfg.model.backbone.update(kernel_size=kernel, out_indices=(2, ))
         heatmap = osp.join(self.work_dir, 'plots', f'erf_{name}.png')
         os.makedirs(osp.dirname(heatmap), exist_ok=True)
         result = erf_of_config(cfg, checkpoint=checkpoint,
                                image_dir=osp.join(self.data_root, 'imagenet', 'val'),
-                               num_images=16, size=64, out_index=-1, heatmap=heatmap)
+                               num_images=16, size=128, out_index=-1, heatmap=heatmap)
         return dict(area_ratio=result['area_ratio'], heatmap=heatmap)
 
     # ------------------------------------------------------------------ run

@@ -10,7 +10,7 @@ METRICS: List[Tuple[str, str, str, float]] = [
     ('Mask R-CNN box AP', 'detection', 'coco/bbox_mAP', 100.0),
     ('Mask R-CNN mask AP', 'detection', 'coco/segm_mAP', 100.0),
     ('UperNet mIoU %', 'segmentation', 'mIoU', 1.0),
-    ('ERF area at 50 %', 'erf', 't50', 1.0),
+    ('ERF area at 50 % (stage 3)', 'erf', 't50', 1.0),
 ]
 
 
