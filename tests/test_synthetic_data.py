@@ -262,3 +262,21 @@ def test_cli(tmp_path: Path) -> None:
     bad = subprocess.run(cmd[:2] + ['--out', str(out), '--tasks', 'depth'],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and 'tasks' in bad.stderr
+
+
+def test_cls_attributes_match_the_pixels() -> None:
+    """The replayed background level and object colours are those drawn in the image."""
+    levels = np.array(synthetic.BACKGROUND_LEVELS, dtype=np.float32)
+    for index in range(24):
+        sample = synthetic.render_cls(0, 'train', index, 64)
+        attributes = synthetic.cls_attributes(0, 'train', index, 64)
+        assert attributes['class'] == sample.label == index % len(synthetic.CLS_CLASSES)
+        top, bottom = sample.shapes
+        assert synthetic.CLS_CLASSES[attributes['class']] == f'{top.kind}_over_{bottom.kind}'
+        assert synthetic.CLS_PAIRS[attributes['shape_pair']] in ((top.kind, bottom.kind),
+                                                                 (bottom.kind, top.kind))
+        grey = float(np.median(sample.image.astype(np.float32).mean(axis=2)))
+        assert attributes['background'] == int(np.abs(levels - grey).argmin())
+        for shape, key in ((top, 'top_colour'), (bottom, 'bottom_colour')):
+            centre = sample.image[int(shape.cy), int(shape.cx)]
+            assert attributes[key] == synthetic.palette_index(centre), (index, key)

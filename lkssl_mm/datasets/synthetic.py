@@ -186,7 +186,7 @@ OBJECT_PALETTE = ((220, 40, 40), (40, 170, 60), (40, 80, 220), (230, 200, 40),
 BACKGROUND_LEVELS = (96, 128, 160)
 
 
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+def _background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, int]:
     """A plain grey background with a faint gradient and faint low-frequency texture.
 
     Backgrounds and colours are nuisance variables: they carry no label. They are
@@ -200,9 +200,11 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
         size: Image side in pixels.
 
     Returns:
-        Float array of shape (size, size, 3) in [0, 255].
+        Float array of shape (size, size, 3) in [0, 255], and the index of its grey level
+        in ``BACKGROUND_LEVELS``.
     """
-    level = float(BACKGROUND_LEVELS[int(rng.integers(len(BACKGROUND_LEVELS)))])
+    level_index = int(rng.integers(len(BACKGROUND_LEVELS)))
+    level = float(BACKGROUND_LEVELS[level_index])
     theta = float(rng.uniform(0, 2 * math.pi))
     ramp = np.linspace(-1.0, 1.0, size, dtype=np.float32)
     grad = (ramp[None, :] * np.float32(math.cos(theta)) +
@@ -212,7 +214,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     texture = Image.fromarray(coarse).resize((size, size), Image.Resampling.BICUBIC)
     grad = grad[..., None] + (np.asarray(texture, np.float32)[..., None] - 128)
     grad = np.repeat(grad, 3, axis=2)
-    return np.clip(grad, 0, 255, out=grad)
+    return np.clip(grad, 0, 255, out=grad), level_index
 
 
 def _object_color(rng: np.random.Generator) -> tuple[int, int, int]:
@@ -268,14 +270,15 @@ def _add_noise(rng: np.random.Generator, image: Image.Image) -> np.ndarray:
     return np.rint(np.clip(noise, 0, 255, out=noise), out=noise).astype(np.uint8)
 
 
-def _canvas(rng: np.random.Generator, size: int) -> Image.Image:
-    """The background as a PIL image.
+def _canvas(rng: np.random.Generator, size: int) -> tuple[Image.Image, int]:
+    """The background as a PIL image, and the index of its grey level.
 
     Args:
         rng: Random generator of the image.
         size: Image side in pixels.
     """
-    return Image.fromarray(np.rint(_background(rng, size)).astype(np.uint8))
+    array, level_index = _background(rng, size)
+    return Image.fromarray(np.rint(array).astype(np.uint8)), level_index
 
 
 def _random_angle(rng: np.random.Generator) -> float:
@@ -293,12 +296,14 @@ class Sample:
         shapes: The labelled objects in drawing order.
         label: Class index (cls only).
         label_map: uint8 label map (seg only), stored values (0 other, 1 background, 2+).
+        background: Index of the background grey level in ``BACKGROUND_LEVELS``.
     """
 
     image: np.ndarray
     shapes: list[Shape]
     label: int | None = None
     label_map: np.ndarray | None = None
+    background: int | None = None
 
 
 def cls_layout(rng: np.random.Generator, label: int, size: int) -> list[Shape]:
@@ -331,13 +336,49 @@ def render_cls(seed: int, split: str, index: int, size: int) -> Sample:
     """
     rng = image_rng(seed, 'cls', split, index)
     label = index % len(CLS_CLASSES)
-    image = _canvas(rng, size)
+    image, background = _canvas(rng, size)
     draw = ImageDraw.Draw(image)
     _draw_distractors(rng, draw, size, int(rng.integers(2, 5)))
     shapes = cls_layout(rng, label, size)
     for shape in shapes:
         draw.polygon(shape.polygon(), fill=shape.color)
-    return Sample(_add_noise(rng, image), shapes, label=label)
+    return Sample(_add_noise(rng, image), shapes, label=label, background=background)
+
+
+#: What ``cls_attributes`` reports of a classification image, with each one's number of
+#: values: the class, the unordered shape pair, and nuisance variables that carry no label.
+CLS_ATTRIBUTES = {'class': len(CLS_CLASSES), 'shape_pair': len(CLS_PAIRS),
+                  'background': len(BACKGROUND_LEVELS), 'top_colour': len(OBJECT_PALETTE),
+                  'bottom_colour': len(OBJECT_PALETTE)}
+
+
+def palette_index(color: Sequence[int]) -> int:
+    """Index of the ``OBJECT_PALETTE`` colour nearest to a (jittered) object colour."""
+    return int(np.argmin([sum((int(a) - b)**2 for a, b in zip(color, base))
+                          for base in OBJECT_PALETTE]))
+
+
+def cls_attributes(seed: int, split: str, index: int, size: int) -> dict[str, int]:
+    """The label and the nuisance variables of classification image ``index``.
+
+    Replays the image's generator, so it needs only the parameters recorded in
+    ``meta.json``. ``tools/analysis/knn_probe.py`` uses it to measure what features
+    encode besides the class.
+
+    Args:
+        seed: Global seed.
+        split: One of ``SPLITS``.
+        index: Image index.
+        size: Image side in pixels.
+
+    Returns:
+        One integer per key of ``CLS_ATTRIBUTES``.
+    """
+    sample = render_cls(seed, split, index, size)
+    top, bottom = sample.shapes
+    return {'class': sample.label, 'shape_pair': sample.label // 2,
+            'background': sample.background, 'top_colour': palette_index(top.color),
+            'bottom_colour': palette_index(bottom.color)}
 
 
 def det_layout(rng: np.random.Generator, size: int) -> list[Shape]:
@@ -372,13 +413,13 @@ def render_det(seed: int, split: str, index: int, size: int) -> Sample:
         size: Image side in pixels.
     """
     rng = image_rng(seed, 'det', split, index)
-    image = _canvas(rng, size)
+    image, background = _canvas(rng, size)
     draw = ImageDraw.Draw(image)
     _draw_distractors(rng, draw, size, int(rng.integers(2, 6)))
     shapes = det_layout(rng, size)
     for shape in shapes:
         draw.polygon(shape.polygon(), fill=shape.color)
-    return Sample(_add_noise(rng, image), shapes)
+    return Sample(_add_noise(rng, image), shapes, background=background)
 
 
 def seg_layout(rng: np.random.Generator, size: int) -> list[Shape]:
@@ -428,7 +469,7 @@ def render_seg(seed: int, split: str, index: int, size: int) -> Sample:
         size: Image side in pixels.
     """
     rng = image_rng(seed, 'seg', split, index)
-    image = _canvas(rng, size)
+    image, background = _canvas(rng, size)
     label_map = Image.new('L', (size, size), SEG_BACKGROUND)
     draw, draw_label = ImageDraw.Draw(image), ImageDraw.Draw(label_map)
     _draw_distractors(rng, draw, size, int(rng.integers(2, 6)))
@@ -441,7 +482,8 @@ def render_seg(seed: int, split: str, index: int, size: int) -> Sample:
         polygon = shape.polygon()
         draw.polygon(polygon, fill=shape.color)
         draw_label.polygon(polygon, fill=SEG_BACKGROUND + 1 + SHAPES.index(shape.kind))
-    return Sample(_add_noise(rng, image), shapes, label_map=np.asarray(label_map))
+    return Sample(_add_noise(rng, image), shapes, label_map=np.asarray(label_map),
+                  background=background)
 
 
 # --------------------------------------------------------------------------- writers

@@ -162,12 +162,19 @@ class _KNNLoopMixin:
         return [dict(feature=f, gt_label=int(s.gt_label)) for f, s in
                 zip(features, data['data_samples'])]
 
-    def _memory_bank(self) -> Optional[List[dict]]:
+    def extract_features(self, dataloader) -> Optional[List[dict]]:
+        """``{'feature', 'gt_label'}`` of every sample of ``dataloader``, in dataset order.
+
+        Gathered on rank 0 (None on the other ranks); the model must be in eval mode.
+        """
         samples = []
-        for data_batch in self.memory_dataloader:
+        for data_batch in dataloader:
             samples.extend(self._features(data_batch))
-        return collect_results(samples, len(self.memory_dataloader.dataset),
+        return collect_results(samples, len(dataloader.dataset),
                                'gpu' if torch.cuda.is_available() else 'cpu')
+
+    def _memory_bank(self) -> Optional[List[dict]]:
+        return self.extract_features(self.memory_dataloader)
 
     def _run_knn(self, mode: str) -> dict:
         runner = self.runner
