@@ -67,3 +67,25 @@ def test_running_again_reuses_every_finished_step(demo):
     assert time.time() - start < 120
     assert proc.stdout.count('done earlier') == 25
     assert 'tools/train.py' not in proc.stdout
+
+
+def test_learning_check_compares_with_several_random_inits(demo, tmp_path):
+    import torch
+    work, _ = demo
+    check = tmp_path / 'check'
+    proc = run_tool('tools/analysis/dino_learning_check.py', '--size', 'tiny', '--kernel', '3',
+                    '--epochs', '1', '--seed', '1', '--random-seeds', '2', '--work-dir',
+                    str(check), '--data-root', str(work.parent / 'data'), timeout=900)
+    result = json.loads(proc.stdout[proc.stdout.rindex('{\n  "command"'):])
+    assert result['epochs'] == 1 and result['seed'] == 1
+    assert [r['seed'] for r in result['knn_random']] == [0, 1]
+    random_top1 = [r['knn/top1_k20'] for r in result['knn_random']]
+    mean = sum(random_top1) / 2
+    assert result['random_top1_k20']['mean'] == pytest.approx(mean, abs=0.01)
+    assert result['gain_top1_k20_over_random_mean'] == pytest.approx(
+        result['knn_dino']['knn/top1_k20'] - mean, abs=0.01)
+    seeds = [torch.load(check / 'backbones' / name, weights_only=True)['state_dict']
+             for name in ('random_k3.pth', 'random_k3_s1.pth')]
+    assert any(not torch.equal(a, seeds[1][k]) for k, a in seeds[0].items())
+    config = (check / 'pretrain_k3' / 'dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py')
+    assert 'seed=1' in config.read_text().replace(' ', '')

@@ -210,19 +210,20 @@ class DemoPipeline:
                   'teacher', log_name=f'convert_k{kernel}')
         return dict(checkpoint=out)
 
-    def random_backbone(self, kernel: int) -> dict:
-        """Save the demo backbone at its (seeded) random initialisation."""
+    def random_backbone(self, kernel: int, seed: int = 0) -> dict:
+        """Save the demo backbone at its random initialisation with ``seed``."""
         from mmengine.config import Config
 
         from lkssl_mm.analysis.erf_runner import build_backbone
         from lkssl_mm.utils.ssl_checkpoint import save_atomically
         cfg = Config.fromfile(osp.join(DEMO_CONFIGS, CONFIGS['knn']))
         cfg.model.backbone.kernel_size = kernel
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         backbone = build_backbone(cfg)
         backbone.init_weights()
-        out = osp.join(self.work_dir, 'backbones', f'random_k{kernel}.pth')
-        save_atomically(dict(meta=dict(random_init=True, seed=0), state_dict={
+        suffix = f'_s{seed}' if seed else ''
+        out = osp.join(self.work_dir, 'backbones', f'random_k{kernel}{suffix}.pth')
+        save_atomically(dict(meta=dict(random_init=True, seed=seed), state_dict={
             f'backbone.{k}': v for k, v in backbone.state_dict().items()}), out)
         return dict(checkpoint=out)
 
