@@ -90,10 +90,7 @@ def plot(results: dict, plot_dir: str) -> Dict[str, str]:
     ax.set_xlabel('iteration')
     ax.set_ylabel('DINO loss')
     ax.legend()
-    fig.tight_layout()
-    paths['losses'] = osp.join(plot_dir, 'pretrain_loss.png')
-    fig.savefig(paths['losses'])
-    plt.close(fig)
+    paths['losses'] = _save_figure(fig, osp.join(plot_dir, 'pretrain_loss.png'))
 
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=110)
     kernels = results['kernels']
@@ -107,10 +104,7 @@ def plot(results: dict, plot_dir: str) -> Dict[str, str]:
     ax.set_xlabel('depthwise kernel')
     ax.set_ylabel('kNN top-1 (%)')
     ax.legend()
-    fig.tight_layout()
-    paths['knn'] = osp.join(plot_dir, 'knn_vs_kernel.png')
-    fig.savefig(paths['knn'])
-    plt.close(fig)
+    paths['knn'] = _save_figure(fig, osp.join(plot_dir, 'knn_vs_kernel.png'))
 
     names = [n for n, b in results['backbones'].items() if b.get('erf')]
     fig, axes = plt.subplots(1, len(names), figsize=(3 * len(names), 3.2), dpi=110)
@@ -118,11 +112,17 @@ def plot(results: dict, plot_dir: str) -> Dict[str, str]:
         ax.imshow(mpimg.imread(results['backbones'][name]['erf']['heatmap']))
         ax.set_title(name, fontsize=9)
         ax.axis('off')
-    fig.tight_layout()
-    paths['erf'] = osp.join(plot_dir, 'erf_panel.png')
-    fig.savefig(paths['erf'])
-    plt.close(fig)
+    paths['erf'] = _save_figure(fig, osp.join(plot_dir, 'erf_panel.png'))
     return paths
+
+
+def _save_figure(fig, path: str) -> str:
+    """Lay out, save and close a matplotlib figure; returns ``path``."""
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def markdown_table(rows: List[List[str]]) -> str:

@@ -57,16 +57,17 @@ def main(argv=None) -> dict:
         knn_random.append(dict(seed=seed, **pipeline.knn(f'random_s{seed}', args.kernel,
                                                           random_init)))
     random_top1 = [r[METRIC] for r in knn_random]
+    random_mean = statistics.mean(random_top1)
     result = dict(
         command=' '.join([osp.basename(sys.executable)] + sys.argv),
         kernel=args.kernel, epochs=pipeline.size.pretrain_epochs, seed=args.seed,
         size=args.size, knn_dino=pipeline.knn('dino', args.kernel, dino),
         knn_random=knn_random,
-        random_top1_k20=dict(mean=round(statistics.mean(random_top1), 2),
+        random_top1_k20=dict(mean=round(random_mean, 2),
                              min=round(min(random_top1), 2), max=round(max(random_top1), 2)),
         seconds=round(time.time() - start, 1))
     dino_top1 = result['knn_dino'][METRIC]
-    result['gain_top1_k20_over_random_mean'] = round(dino_top1 - statistics.mean(random_top1), 2)
+    result['gain_top1_k20_over_random_mean'] = round(dino_top1 - random_mean, 2)
     result['gain_top1_k20_over_random_max'] = round(dino_top1 - max(random_top1), 2)
     print(json.dumps(result, indent=2))
     return result
