@@ -400,8 +400,9 @@ def _bench(*args):
     return json.loads(proc.stdout)
 
 
-def test_benchmark_cpu_smoke_json():
-    doc = _bench('--cpu-smoke')
+def test_benchmark_cpu_smoke_json(tmp_path):
+    progress = tmp_path / 'progress.jsonl'
+    doc = _bench('--cpu-smoke', '--progress', str(progress))
     assert {'command', 'device', 'versions', 'part1', 'part2'} <= set(doc)
     assert '--cpu-smoke' in doc['command']
     assert {'torch', 'cudnn', 'triton'} <= set(doc['versions'])
@@ -415,6 +416,49 @@ def test_benchmark_cpu_smoke_json():
                                                             ('bfloat16', 'channels_last')}
     assert len(doc['part1']['summary']) == 2 * 3
     assert 'skipped' in doc['part2']
+    lines = [json.loads(line) for line in progress.read_text().splitlines()]
+    assert [dict(line, part=None) for line in lines] == [dict(e, part=None) for e in entries]
+    assert {line['part'] for line in lines} == {'part1'}
+
+
+def test_benchmark_train_step_on_cpu():
+    """Part 2's train step (lazy head, channels_last, bf16 autocast) on a tiny backbone."""
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import benchmark_dwconv as bench
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    from lkssl_mm.models.backbones import LKConvNeXt
+    model = bench.PooledClassifier(LKConvNeXt(arch='atto', kernel_size=9))
+    assert bench.train_throughput(model, batch=2, warmup=1, steps=1, device='cpu', size=32) > 0
+    assert model.head.weight.shape == (1000, 320)
+
+
+def _progress_line(part, **fields):
+    return json.dumps(dict(part=part, **fields))
+
+
+def test_benchmark_summarise_checks_targets(tmp_path):
+    def part1(kh, torch_ms, triton_ms, hw=56):
+        return _progress_line('part1', dtype='bfloat16', layout='channels_last', kh=kh, kw=kh,
+                              hw=hw, torch_ms=torch_ms, triton_ms=triton_ms)
+
+    def part2(k, impl, ips):
+        return _progress_line('part2', model='lkconvnext', kernel_size=k, lk_mode='plain',
+                              dwconv_impl=impl, img_per_s=ips)
+    lines = [part1(7, 1.0, 2.0), part1(13, 6.0, 1.0, 56), part1(13, 6.0, 1.0, 28),
+             part1(31, 20.0, 10.0), part2(7, 'torch', 1000.0), part2(9, 'auto', 950.0),
+             part2(13, 'auto', 700.0)]
+    progress = tmp_path / 'progress.jsonl'
+    progress.write_text('\n'.join(lines) + '\n')
+    doc = _bench('--summarise', str(progress))
+    assert set(doc['tflops']) == {'bfloat16/channels_last/13x13', 'bfloat16/channels_last/31x31'}
+    assert doc['tflops']['bfloat16/channels_last/13x13'] == dict(speedup=6.0, target=3.0,
+                                                                 met=True)
+    assert doc['tflops']['bfloat16/channels_last/31x31']['met'] is False
+    assert doc['throughput']['9'] == dict(ratio=0.95, target=0.9, met=True)
+    assert doc['throughput']['13']['met'] is False  # 0.7 < 0.8
+    assert doc['all_met'] is None  # kernel 31's throughput is missing
 
 
 def test_benchmark_without_cuda_skips():

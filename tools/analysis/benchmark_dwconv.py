@@ -14,8 +14,12 @@ Prints one JSON document (and writes it to ``--out`` when given):
 Without CUDA it prints a JSON document with a "skipped" field and exits 0;
 ``--cpu-smoke`` runs part 1 on tiny shapes with CPU torch only (for tests).
 
+``--progress FILE`` appends each measurement to FILE as one JSON line the moment
+it is taken, so a run that is stopped early still leaves its figures.
+
 Usage:
     python tools/analysis/benchmark_dwconv.py [--quick] [--parts 1,2] [--out FILE]
+        [--progress FILE]
 """
 import argparse
 import json
@@ -48,7 +52,31 @@ def parse_args(argv=None):
                         help='part 1 on tiny shapes with CPU torch only')
     parser.add_argument('--parts', default='1,2', help='comma-separated parts to run')
     parser.add_argument('--out', help='also write the JSON document here')
+    parser.add_argument('--progress', help='append each measurement here as a JSON line')
+    parser.add_argument('--summarise', metavar='PROGRESS_FILE',
+                        help='only print the targets checked against a --progress file')
     return parser.parse_args(argv)
+
+
+class ProgressLog:
+    """Appends each finished measurement to a JSON-lines file and echoes it to stderr.
+
+    Args:
+        path (str, optional): The file; None only echoes.
+    """
+
+    def __init__(self, path: Optional[str] = None):
+        self.path = path
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+    def __call__(self, part: str, entry: dict) -> dict:
+        line = json.dumps(dict(part=part, **entry))
+        print(line, file=sys.stderr, flush=True)
+        if self.path:
+            with open(self.path, 'a') as f:
+                f.write(line + '\n')
+        return entry
 
 
 def environment() -> dict:
@@ -121,11 +149,11 @@ def part1_shapes(quick: bool, smoke: bool):
     if smoke:
         return 2, ((8, 8), (16, 4)), (3, 9), ((9, 3),)
     if quick:
-        return 64, STAGES, (7, 13, 31, 51), DECOMPOSED
+        return 64, STAGES, (7, 9, 13, 31, 51), DECOMPOSED
     return 64, STAGES, KERNELS, DECOMPOSED
 
 
-def run_part1(args, device, triton_ok) -> dict:
+def run_part1(args, device, triton_ok, log: ProgressLog) -> dict:
     batch, stages, kernels, decomposed = part1_shapes(args.quick, args.cpu_smoke)
     reps = 3 if args.quick or args.cpu_smoke else 10
     sizes = [(k, k) for k in kernels] + list(decomposed)
@@ -133,8 +161,8 @@ def run_part1(args, device, triton_ok) -> dict:
     for dtype_name, layout in SETTINGS:
         for kh, kw in sizes:
             for c, hw in stages:
-                entries.append(_safe(bench_shape, batch, c, hw, kh, kw, dtype_name, layout,
-                                     device, reps, triton_ok))
+                entries.append(log('part1', _safe(bench_shape, batch, c, hw, kh, kw,
+                                                  dtype_name, layout, device, reps, triton_ok)))
     return dict(batch=batch, reps=reps, entries=entries, summary=summarise(entries))
 
 
@@ -195,31 +223,46 @@ def build_backbone(name: str, kernel_size: Optional[int], lk_mode: Optional[str]
     return SwinTransformer(arch='tiny', img_size=224)
 
 
-def train_throughput(model: nn.Module, batch: int, warmup: int, steps: int) -> float:
-    """Images per second of AdamW train steps under bf16 autocast, channels_last."""
-    device = torch.device('cuda')
-    model = model.to(device).to(memory_format=torch.channels_last)
-    x = torch.randn(batch, 3, 224, 224, device=device).contiguous(
+def train_throughput(model: nn.Module, batch: int, warmup: int, steps: int,
+                     device: str = 'cuda', size: int = 224) -> float:
+    """Images per second of AdamW train steps under bf16 autocast, channels_last.
+
+    Args:
+        model (nn.Module): The classifier (its lazy head is materialised here).
+        batch (int): Images per step.
+        warmup (int): Untimed steps first.
+        steps (int): Timed steps.
+        device (str): 'cuda', or 'cpu' for tests.
+        size (int): Image side.
+    """
+    device = torch.device(device)
+    x = torch.randn(batch, 3, size, size, device=device).contiguous(
         memory_format=torch.channels_last)
     target = torch.randint(0, 1000, (batch,), device=device)
+    model = model.to(device)
     with torch.no_grad():
-        model(x[:2])  # materialise the lazy head
+        model(x[:2])  # materialise the lazy head before any layout change
+    model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step():
-        with torch.autocast('cuda', dtype=torch.bfloat16):
+        with torch.autocast(device.type, dtype=torch.bfloat16):
             loss = F.cross_entropy(model(x), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
+    def sync():
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+
     for _ in range(warmup):
         step()
-    torch.cuda.synchronize()
+    sync()
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    torch.cuda.synchronize()
+    sync()
     return batch * steps / (time.perf_counter() - start)
 
 
@@ -237,7 +280,7 @@ def bench_model(name, kernel_size, lk_mode, impl, batch, warmup, steps) -> dict:
     return entry
 
 
-def run_part2(args, triton_ok) -> dict:
+def run_part2(args, triton_ok, log: ProgressLog) -> dict:
     batch, warmup, steps = 128, 3, (5 if args.quick else 15)
     try:
         from lkssl_mm.models.backbones import LKConvNeXt  # noqa: F401
@@ -247,10 +290,9 @@ def run_part2(args, triton_ok) -> dict:
         backbones = ()
         note = f'LKConvNeXt not importable, its rows are skipped: {err!r}'
     impls = ('torch', 'auto') if triton_ok else ('torch',)
-    entries = [bench_model(name, k, mode, impl, batch, warmup, steps)
-               for name, k, mode in backbones for impl in impls]
-    entries += [bench_model(name, None, None, 'torch', batch, warmup, steps)
-                for name in ('vit-s16', 'swin-t')]
+    runs = [(name, k, mode, impl) for name, k, mode in backbones for impl in impls]
+    runs += [(name, None, None, 'torch') for name in ('vit-s16', 'swin-t')]
+    entries = [log('part2', bench_model(*run, batch, warmup, steps)) for run in runs]
     result = dict(batch=batch, warmup_steps=warmup, timed_steps=steps, entries=entries,
                   dispatch_decisions=dwconv.decisions())
     if note:
@@ -258,13 +300,63 @@ def run_part2(args, triton_ok) -> dict:
     return result
 
 
+# ----------------------------------------------------------------------------- targets
+# img/s of LKConvNeXt-T at a kernel (dispatcher on 'auto') over kernel 7 on cuDNN
+THROUGHPUT_TARGETS = {9: 0.9, 13: 0.8, 31: 0.5}
+TFLOPS_TARGET = 3.0  # depthwise fwd+bwd effective TFLOP/s over cuDNN's, k = 9..51
+
+
+def check_targets(part1_entries: List[dict], part2_entries: List[dict]) -> dict:
+    """The issue's targets against the measured entries (missing figures are left out).
+
+    Args:
+        part1_entries (list[dict]): Part 1 entries (depthwise fwd+bwd per shape).
+        part2_entries (list[dict]): Part 2 entries (train-step img/s per model).
+
+    Returns:
+        dict: ``throughput`` (per kernel: ratio, target, met), ``tflops`` (per
+        dtype/layout and kernel: summed-over-stages speed-up, target, met) and
+        ``all_met`` (None when a figure is missing).
+    """
+    ips = {(e['kernel_size'], e['lk_mode'], e['dwconv_impl']): e['img_per_s']
+           for e in part2_entries if e.get('model') == 'lkconvnext' and 'img_per_s' in e}
+    base = ips.get((7, 'plain', 'torch'))
+    throughput = {}
+    for k, target in THROUGHPUT_TARGETS.items():
+        got = ips.get((k, 'plain', 'auto'))
+        if base and got:
+            throughput[k] = dict(ratio=got / base, target=target, met=got / base >= target)
+    tflops = {}
+    for g in summarise(part1_entries):
+        if 'speedup' in g and 9 <= max(g['kh'], g['kw']) <= 51:
+            key = f"{g['dtype']}/{g['layout']}/{g['kh']}x{g['kw']}"
+            tflops[key] = dict(speedup=g['speedup'], target=TFLOPS_TARGET,
+                               met=g['speedup'] >= TFLOPS_TARGET)
+    checks = list(throughput.values()) + list(tflops.values())
+    complete = len(throughput) == len(THROUGHPUT_TARGETS) and bool(tflops)
+    return dict(throughput=throughput, tflops=tflops,
+                all_met=all(c['met'] for c in checks) if complete else None)
+
+
+def summarise_progress(path: str) -> dict:
+    """Targets from a ``--progress`` file (also of a run stopped early)."""
+    entries = [json.loads(line) for line in Path(path).read_text().splitlines() if line]
+    return check_targets([e for e in entries if e['part'] == 'part1'],
+                         [e for e in entries if e['part'] == 'part2'])
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.summarise:
+        doc = summarise_progress(args.summarise)
+        print(json.dumps(doc, indent=1))
+        return doc
     doc = dict(command=' '.join([Path(sys.executable).name] + sys.argv), **environment())
     parts = {p.strip() for p in args.parts.split(',')}
+    log = ProgressLog(args.progress)
     if args.cpu_smoke:
-        doc['part1'] = run_part1(args, torch.device('cpu'), triton_ok=False)
+        doc['part1'] = run_part1(args, torch.device('cpu'), False, log)
         doc['part1']['triton'] = 'skipped: --cpu-smoke times CPU torch only'
         doc['part2'] = dict(skipped='--cpu-smoke runs part 1 only')
     elif not torch.cuda.is_available():
@@ -275,9 +367,11 @@ def main(argv=None) -> dict:
         if not triton_ok:
             doc['triton'] = 'skipped: triton missing or TRITON_INTERPRET=1'
         if '1' in parts:
-            doc['part1'] = run_part1(args, torch.device('cuda'), triton_ok)
+            doc['part1'] = run_part1(args, torch.device('cuda'), triton_ok, log)
         if '2' in parts:
-            doc['part2'] = run_part2(args, triton_ok)
+            doc['part2'] = run_part2(args, triton_ok, log)
+        doc['targets'] = check_targets(doc.get('part1', {}).get('entries', []),
+                                       doc.get('part2', {}).get('entries', []))
     text = json.dumps(doc, indent=1)
     print(text)
     if args.out:
