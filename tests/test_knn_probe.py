@@ -53,9 +53,9 @@ def test_probe_tool_prints_json(synthetic_root, tmp_path):
 
 
     proc = run_tool('tools/analysis/knn_probe.py', str(KNN_CONFIG), 'none', '--data-root',
-                    str(synthetic_root), '--attributes', 'background', 'top_colour',
+                    str(synthetic_root), '--attributes', 'object_count', 'largest_colour',
                     '--work-dir', str(tmp_path), '--cfg-options', 'model.backbone.kernel_size=3',
                     'test_dataloader.num_workers=0', 'test_cfg.memory_dataloader.num_workers=0')
     result = json.loads(proc.stdout[proc.stdout.index('{\n'):])
-    assert set(result['probe']) == {'background', 'top_colour'}
+    assert set(result['probe']) == {'object_count', 'largest_colour'}
     assert result['checkpoint'] == 'none' and 'knn_probe.py' in result['command']

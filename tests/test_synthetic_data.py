@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -57,13 +58,14 @@ def test_mmpretrain_custom_dataset(tiny: Path) -> None:
         assert len(ds) == n
         assert ds.CLASSES == synthetic.CLS_CLASSES
         labels = np.array([ds.get_data_info(i)['gt_label'] for i in range(len(ds))])
-        assert np.bincount(labels).tolist() == [n // 8] * 8
+        n_cls = len(synthetic.CLS_CLASSES)
+        assert np.bincount(labels).tolist() == [n // n_cls] * n_cls
         info = ds.get_data_info(5)
         assert Path(info['img_path']).is_file()
         assert Path(info['img_path']).parent.name == synthetic.CLS_CLASSES[info['gt_label']]
     # The class list may also be given as a list, and the folders can be scanned instead.
     ds = CustomDataset(data_root=str(root), data_prefix='val', classes=list(synthetic.CLS_CLASSES))
-    assert len(ds) == 48 and len(ds.CLASSES) == 8
+    assert len(ds) == 48 and len(ds.CLASSES) == len(synthetic.CLS_CLASSES) == 4
 
 
 def test_mmdet_coco_dataset(tiny: Path) -> None:
@@ -171,34 +173,38 @@ def test_seg_label_map_matches_geometry() -> None:
     assert lm[cy, cx] == 2 + synthetic.SHAPES.index(top.kind)
 
 
-def test_cls_classes_differ_only_in_vertical_order() -> None:
-    size, per_class = 64, 10
-    kinds = {}
-    for index in range(per_class * len(synthetic.CLS_CLASSES)):
+def test_cls_objects_share_the_class_shape() -> None:
+    size = 64
+    counts, colour_sets = set(), []
+    for index in range(40):
         sample = synthetic.render_cls(0, 'train', index, size)
-        top, bottom = sample.shapes
-        name = synthetic.CLS_CLASSES[sample.label]
-        assert name == f'{top.kind}_over_{bottom.kind}' and top.kind != bottom.kind
-        assert top.cy + top.radius < size / 2 < bottom.cy - bottom.radius  # far apart
-        for shape in sample.shapes:
+        assert sample.label == index % len(synthetic.CLS_CLASSES)
+        lo, hi = synthetic.CLS_OBJECTS
+        assert lo <= len(sample.shapes) <= hi
+        counts.add(len(sample.shapes))
+        for i, shape in enumerate(sample.shapes):
+            assert shape.kind == synthetic.CLS_CLASSES[sample.label]
             assert shape.radius <= shape.cx <= size - shape.radius
-        kinds.setdefault(sample.label, set()).add((top.kind, bottom.kind))
-    assert all(len(v) == 1 for v in kinds.values())
-    for label in range(0, len(synthetic.CLS_CLASSES), 2):
-        (top, bottom), = kinds[label]
-        assert kinds[label + 1] == {(bottom, top)}  # same shapes, swapped order
-    # every shape is on top in two classes and at the bottom in two: no single shape or
-    # position of a single shape gives the class away
-    tops = [pair[0] for v in kinds.values() for pair in v]
-    assert sorted(tops) == sorted(synthetic.SHAPES * 2)
+            assert shape.radius <= shape.cy <= size - shape.radius
+            for other in sample.shapes[i + 1:]:  # no two objects overlap
+                assert math.hypot(shape.cx - other.cx, shape.cy - other.cy) > (
+                    shape.radius + other.radius)
+        colour_sets.append({synthetic.palette_index(s.color) for s in sample.shapes})
+    assert counts == set(range(synthetic.CLS_OBJECTS[0], synthetic.CLS_OBJECTS[1] + 1))
+    # colours vary within an image: most images show three or more palette colours
+    assert sum(len(c) >= 3 for c in colour_sets) >= 30
 
 
 def test_cls_nuisances_independent_of_class() -> None:
-    colors = {}
-    for index in range(64):
+    colours, greys = {}, []
+    for index in range(96):
         sample = synthetic.render_cls(0, 'train', index, 48)
-        colors.setdefault(sample.label, set()).update(s.color for s in sample.shapes)
-    assert all(len(c) == 16 for c in colors.values())  # 8 images x 2 objects, all distinct
+        colours.setdefault(sample.label, set()).update(
+            synthetic.palette_index(s.color) for s in sample.shapes)
+        greys.append(float(np.median(sample.image.astype(np.float32).mean(axis=2))))
+    assert all(c == set(range(len(synthetic.OBJECT_PALETTE))) for c in colours.values())
+    # one background level for every image (only its faint gradient and texture vary)
+    assert max(abs(g - synthetic.CLS_BACKGROUND_LEVEL) for g in greys) < 12
 
 
 def test_deterministic(tmp_path: Path, tiny: Path) -> None:
@@ -265,18 +271,15 @@ def test_cli(tmp_path: Path) -> None:
 
 
 def test_cls_attributes_match_the_pixels() -> None:
-    """The replayed background level and object colours are those drawn in the image."""
-    levels = np.array(synthetic.BACKGROUND_LEVELS, dtype=np.float32)
+    """The replayed colour and object count are those drawn in the image."""
     for index in range(24):
         sample = synthetic.render_cls(0, 'train', index, 64)
         attributes = synthetic.cls_attributes(0, 'train', index, 64)
+        assert set(attributes) == set(synthetic.CLS_ATTRIBUTES)
         assert attributes['class'] == sample.label == index % len(synthetic.CLS_CLASSES)
-        top, bottom = sample.shapes
-        assert synthetic.CLS_CLASSES[attributes['class']] == f'{top.kind}_over_{bottom.kind}'
-        assert synthetic.CLS_PAIRS[attributes['shape_pair']] in ((top.kind, bottom.kind),
-                                                                 (bottom.kind, top.kind))
-        grey = float(np.median(sample.image.astype(np.float32).mean(axis=2)))
-        assert attributes['background'] == int(np.abs(levels - grey).argmin())
-        for shape, key in ((top, 'top_colour'), (bottom, 'bottom_colour')):
-            centre = sample.image[int(shape.cy), int(shape.cx)]
-            assert attributes[key] == synthetic.palette_index(centre), (index, key)
+        largest = max(sample.shapes, key=lambda shape: shape.radius)
+        centre = sample.image[int(largest.cy), int(largest.cx)]
+        assert attributes['largest_colour'] == synthetic.palette_index(centre), index
+        assert attributes['object_count'] == len(sample.shapes) - synthetic.CLS_OBJECTS[0]
+        for name, value in attributes.items():
+            assert 0 <= value < synthetic.CLS_ATTRIBUTES[name], name

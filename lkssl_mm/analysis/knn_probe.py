@@ -1,7 +1,7 @@
 """What do a backbone's features encode? k-NN accuracy for the class and nuisance variables.
 
-On the generated ImageNet-style data every image's background grey level and object
-colours are known (:func:`lkssl_mm.datasets.synthetic.cls_attributes`). A k-NN
+On the generated ImageNet-style data the colour of every image's largest object and its
+number of objects are known (:func:`lkssl_mm.datasets.synthetic.cls_attributes`). A k-NN
 classifier on the frozen features, asked to predict each of them instead of the class,
 shows whether a self-supervised backbone learnt the shapes or a shortcut (docs/dino.md).
 

@@ -6,11 +6,12 @@ learnable structure rather than noise, and part of it is long-range:
 * **cls** (ImageNet layout, read by mmpretrain ``CustomDataset``/``ImageNet`` with
   ``ann_file='meta/<split>.txt'``, ``data_prefix='<split>'``; a ``classes`` file path is
   *not* resolved against ``data_root`` by mmpretrain, so pass ``CLS_CLASSES`` or the full
-  path of ``meta/classes.txt``): each image holds two objects of different shape types, one
-  in the upper and one in the lower part of the image. The class is the *ordered* pair
-  (``circle_over_square`` differs from ``square_over_circle``), so only the vertical
-  arrangement across the image separates the two classes of a pair. Colours, sizes,
-  positions, background and distractors are random and independent of the class.
+  path of ``meta/classes.txt``): each image holds 4-7 non-overlapping objects that all have
+  the class's shape type, each in its own palette colour, size and rotation, on a grey
+  background (one level for all images, with a faint gradient and texture) with
+  distractors. The class is what every crop of an image shares; colours change from
+  object to object and the background level does not change from image to image, so
+  neither identifies an image (see ``cls_layout``).
 * **det** (COCO layout, read by mmdet ``CocoDataset``): 1-4 non-overlapping shape instances
   per image with polygon masks; categories ``circle, square, triangle, cross`` (ids 1-4).
 * **seg** (ADE20K layout, ``reduce_zero_label=True``): 2-5 possibly overlapping shapes;
@@ -42,16 +43,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 SHAPES = ('circle', 'square', 'triangle', 'cross')
-# Each shape takes part in exactly two pairs (a cycle), and in every pair it appears on top
-# in one class and at the bottom in the other, so neither the presence nor the position of a
-# single shape gives the class away; only the ordered combination does.
-CLS_PAIRS = (('circle', 'square'), ('square', 'triangle'), ('triangle', 'cross'),
-             ('cross', 'circle'))
-CLS_CLASSES = tuple(name for top, bottom in CLS_PAIRS
-                    for name in (f'{top}_over_{bottom}', f'{bottom}_over_{top}'))
+#: Classification classes: the shape type shared by all objects of an image.
+CLS_CLASSES = SHAPES
+#: Objects per classification image (inclusive range) and their radius relative to the side.
+CLS_OBJECTS = (4, 7)
+CLS_RADIUS = (0.07, 0.12)
 DET_CLASSES = SHAPES
 DET_PALETTE = ((220, 20, 60), (0, 130, 200), (60, 180, 75), (255, 165, 0))
 SEG_CLASSES = ('background', ) + SHAPES
@@ -64,9 +63,9 @@ SPLITS = ('train', 'val')
 TASK_DIRS = {'cls': 'imagenet', 'det': 'coco', 'seg': 'ade/ADEChallengeData2016'}
 # (image size, train count, val count); for cls the counts are per class.
 PRESETS: dict[str, dict[str, tuple[int, int, int]]] = {
-    'tiny': {'cls': (32, 12, 6), 'det': (64, 16, 8), 'seg': (64, 16, 8)},
-    'small': {'cls': (64, 160, 40), 'det': (128, 192, 48), 'seg': (128, 192, 48)},
-    'full': {'cls': (128, 1200, 300), 'det': (256, 3000, 600), 'seg': (256, 3000, 600)},
+    'tiny': {'cls': (32, 24, 12), 'det': (64, 16, 8), 'seg': (64, 16, 8)},
+    'small': {'cls': (64, 320, 80), 'det': (128, 192, 48), 'seg': (128, 192, 48)},
+    'full': {'cls': (128, 2400, 600), 'det': (256, 3000, 600), 'seg': (256, 3000, 600)},
 }
 
 _TASK_IDS = {'cls': 1, 'det': 2, 'seg': 3}
@@ -182,11 +181,15 @@ def image_rng(seed: int, task: str, split: str, index: int) -> np.random.Generat
 #: Object colours: a few saturated hues (jittered per object), independent of the label.
 OBJECT_PALETTE = ((220, 40, 40), (40, 170, 60), (40, 80, 220), (230, 200, 40),
                   (200, 60, 200), (40, 190, 200))
-#: Grey levels of the backgrounds.
+#: Grey levels of the detection and segmentation backgrounds.
 BACKGROUND_LEVELS = (96, 128, 160)
+#: The classification background level: one for all images. A level drawn per image is
+#: shared by every crop of the image, and DINO learnt it (docs/dino.md, "Learning check").
+CLS_BACKGROUND_LEVEL = 128
 
 
-def _background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, int]:
+def _background(rng: np.random.Generator, size: int,
+                levels: Sequence[int] = BACKGROUND_LEVELS) -> tuple[np.ndarray, int]:
     """A plain grey background with a faint gradient and faint low-frequency texture.
 
     Backgrounds and colours are nuisance variables: they carry no label. They are
@@ -198,13 +201,14 @@ def _background(rng: np.random.Generator, size: int) -> tuple[np.ndarray, int]:
     Args:
         rng: Random generator of the image.
         size: Image side in pixels.
+        levels: Grey levels to draw the background's level from.
 
     Returns:
         Float array of shape (size, size, 3) in [0, 255], and the index of its grey level
-        in ``BACKGROUND_LEVELS``.
+        in ``levels``.
     """
-    level_index = int(rng.integers(len(BACKGROUND_LEVELS)))
-    level = float(BACKGROUND_LEVELS[level_index])
+    level_index = int(rng.integers(len(levels)))
+    level = float(levels[level_index])
     theta = float(rng.uniform(0, 2 * math.pi))
     ramp = np.linspace(-1.0, 1.0, size, dtype=np.float32)
     grad = (ramp[None, :] * np.float32(math.cos(theta)) +
@@ -270,14 +274,16 @@ def _add_noise(rng: np.random.Generator, image: Image.Image) -> np.ndarray:
     return np.rint(np.clip(noise, 0, 255, out=noise), out=noise).astype(np.uint8)
 
 
-def _canvas(rng: np.random.Generator, size: int) -> tuple[Image.Image, int]:
+def _canvas(rng: np.random.Generator, size: int,
+            levels: Sequence[int] = BACKGROUND_LEVELS) -> tuple[Image.Image, int]:
     """The background as a PIL image, and the index of its grey level.
 
     Args:
         rng: Random generator of the image.
         size: Image side in pixels.
+        levels: Grey levels to draw the background's level from.
     """
-    array, level_index = _background(rng, size)
+    array, level_index = _background(rng, size, levels)
     return Image.fromarray(np.rint(array).astype(np.uint8)), level_index
 
 
@@ -307,26 +313,34 @@ class Sample:
 
 
 def cls_layout(rng: np.random.Generator, label: int, size: int) -> list[Shape]:
-    """The two objects of a classification image: ``[top, bottom]``.
+    """The objects of a classification image: 4-7 of the class's shape, none overlapping.
+
+    Each object draws its own colour, so the colours vary *within* an image. In
+    generator versions 1-3 the class was the vertical order of two shapes with one
+    colour each: every crop of an image then shared its background and two colours,
+    and self-supervised methods matched crops by those instead of by shapes
+    (docs/dino.md, "Learning check").
 
     Args:
         rng: Random generator of the image.
         label: Class index into ``CLS_CLASSES``.
         size: Image side in pixels.
     """
-    kinds = CLS_CLASSES[label].split('_over_')
-    shapes = []
-    for kind, (lo, hi) in zip(kinds, ((0.22, 0.30), (0.70, 0.78))):
-        r = rng.uniform(0.13, 0.19) * size
-        cx = rng.uniform(r + 1, size - r - 1)
-        cy = rng.uniform(lo, hi) * size
-        shapes.append(Shape(kind, round(float(cx), 2), round(float(cy), 2), round(float(r), 2),
-                            _random_angle(rng), _object_color(rng)))
+    count = int(rng.integers(CLS_OBJECTS[0], CLS_OBJECTS[1] + 1))
+    shapes: list[Shape] = []
+    for _ in range(100 * count):  # rejection sampling on the circumcircles
+        if len(shapes) == count:
+            break
+        r = max(2.0, rng.uniform(*CLS_RADIUS) * size)
+        cx, cy = rng.uniform(r, size - r, size=2)
+        if all(math.hypot(cx - s.cx, cy - s.cy) > r + s.radius + 1 for s in shapes):
+            shapes.append(Shape(CLS_CLASSES[label], round(float(cx), 2), round(float(cy), 2),
+                                round(float(r), 2), _random_angle(rng), _object_color(rng)))
     return shapes
 
 
 def render_cls(seed: int, split: str, index: int, size: int) -> Sample:
-    """Draw classification image ``index`` of ``split`` (label ``index % 8``).
+    """Draw classification image ``index`` of ``split`` (label ``index % 4``).
 
     Args:
         seed: Global seed.
@@ -336,20 +350,19 @@ def render_cls(seed: int, split: str, index: int, size: int) -> Sample:
     """
     rng = image_rng(seed, 'cls', split, index)
     label = index % len(CLS_CLASSES)
-    image, background = _canvas(rng, size)
+    image, _ = _canvas(rng, size, (CLS_BACKGROUND_LEVEL, ))
     draw = ImageDraw.Draw(image)
     _draw_distractors(rng, draw, size, int(rng.integers(2, 5)))
     shapes = cls_layout(rng, label, size)
     for shape in shapes:
         draw.polygon(shape.polygon(), fill=shape.color)
-    return Sample(_add_noise(rng, image), shapes, label=label, background=background)
+    return Sample(_add_noise(rng, image), shapes, label=label)
 
 
 #: What ``cls_attributes`` reports of a classification image, with each one's number of
-#: values: the class, the unordered shape pair, and nuisance variables that carry no label.
-CLS_ATTRIBUTES = {'class': len(CLS_CLASSES), 'shape_pair': len(CLS_PAIRS),
-                  'background': len(BACKGROUND_LEVELS), 'top_colour': len(OBJECT_PALETTE),
-                  'bottom_colour': len(OBJECT_PALETTE)}
+#: values: the class and nuisance variables that carry no label.
+CLS_ATTRIBUTES = {'class': len(CLS_CLASSES), 'largest_colour': len(OBJECT_PALETTE),
+                  'object_count': CLS_OBJECTS[1] - CLS_OBJECTS[0] + 1}
 
 
 def palette_index(color: Sequence[int]) -> int:
@@ -372,13 +385,14 @@ def cls_attributes(seed: int, split: str, index: int, size: int) -> dict[str, in
         size: Image side in pixels.
 
     Returns:
-        One integer per key of ``CLS_ATTRIBUTES``.
+        One integer per key of ``CLS_ATTRIBUTES``: the class, the palette colour of
+        the largest object and the number of objects (minus the smallest possible
+        count).
     """
     sample = render_cls(seed, split, index, size)
-    top, bottom = sample.shapes
-    return {'class': sample.label, 'shape_pair': sample.label // 2,
-            'background': sample.background, 'top_colour': palette_index(top.color),
-            'bottom_colour': palette_index(bottom.color)}
+    largest = max(sample.shapes, key=lambda shape: shape.radius)
+    return {'class': sample.label, 'largest_colour': palette_index(largest.color),
+            'object_count': len(sample.shapes) - CLS_OBJECTS[0]}
 
 
 def det_layout(rng: np.random.Generator, size: int) -> list[Shape]:

@@ -1,11 +1,10 @@
 #!/usr/bin/env python
 """k-NN accuracy of frozen features for the class and for nuisance variables.
 
-On the generated ImageNet-style data, predicts from the features the class, the
-unordered shape pair, the background grey level and the colour of the top and
-bottom objects, each with a k-NN classifier (k=20, cosine, T=0.07) and next to its
-chance level. A backbone that learnt a shortcut decodes the nuisance variables
-better than the class. Prints one JSON document.
+On the generated ImageNet-style data, predicts from the features the class, the colour
+of the largest object and the number of objects, each with a k-NN classifier (k=20,
+cosine, T=0.07) and next to its chance level. A backbone that learnt a shortcut
+decodes the nuisance variables better than the class. Prints one JSON document.
 
 Example:
     python tools/analysis/knn_probe.py configs/demo/knn_lkconvnext-demo_synthetic.py \

@@ -2,7 +2,7 @@
 # and fine-tuning): random resized crops + flips for training, a 64 px resize
 # for validation, top-1 accuracy.
 data_root = 'data/synthetic/imagenet/'
-num_classes = 8
+num_classes = 4
 data_preprocessor = dict(
     num_classes=num_classes,
     mean=[123.675, 116.28, 103.53],
