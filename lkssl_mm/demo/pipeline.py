@@ -137,9 +137,9 @@ class DemoPipeline:
 
     def total_steps(self) -> int:
         kernels = len(self.size.kernels)
-        # data + per kernel: pretrain, convert, random, knn x2, linear x2, erf x2
-        # + det/seg for the pretrained kernels and the random large kernel + report
-        return 1 + kernels * 9 + 2 * (kernels + 1)
+        # data + per kernel: pretrain, convert, random, knn x2, linear x2, erf x2,
+        # det x2, seg x2 (each pre-trained backbone and the same one at random init)
+        return 1 + kernels * 13
 
     # ------------------------------------------------------------------ tools
     def _run(self, *args: str, log_name: str) -> None:
@@ -282,7 +282,6 @@ class DemoPipeline:
         """Run every step (skipping finished ones) and return the results."""
         start = time.time()
         self.step('data', self.make_data)
-        small, large = self.size.kernels
         backbones = {}
         for kernel in self.size.kernels:
             trained = self.step(f'pretrain_k{kernel}', self.pretrain, kernel)
@@ -295,9 +294,7 @@ class DemoPipeline:
             for kind in ('knn', 'linear', 'erf'):
                 results[name][kind] = self.step(f'{kind}_{name}', getattr(self, kind), name,
                                                 kernel, checkpoint)
-        transfer = [f'dino_k{small}', f'dino_k{large}', f'random_k{large}']
-        for name in transfer:
-            kernel, checkpoint = backbones[name]
+        for name, (kernel, checkpoint) in backbones.items():
             for kind in ('detection', 'segmentation'):
                 results[name][kind] = self.step(f'{kind}_{name}', getattr(self, kind), name,
                                                 kernel, checkpoint)

@@ -34,20 +34,23 @@ def table_rows(results: dict) -> List[List[str]]:
 
 
 def comparisons(results: dict) -> Dict[str, dict]:
-    """Pre-trained vs random init, and large vs small kernel, metric by metric."""
+    """Pre-trained vs random init (per kernel) and large vs small kernel, metric by metric."""
     small, large = results['kernels']
     backbones = results['backbones']
-    out = {'pretrained_vs_random': {}, 'large_vs_small_kernel': {}}
+    out = {'pretrained_vs_random': {str(k): {} for k in results['kernels']},
+           'large_vs_small_kernel': {}}
     for label, kind, key, scale in METRICS:
         if kind == 'erf':
             continue
+        for kernel in results['kernels']:
+            dino = metric_value(backbones[f'dino_k{kernel}'], kind, key, scale)
+            random = metric_value(backbones[f'random_k{kernel}'], kind, key, scale)
+            if dino is not None and random is not None:
+                out['pretrained_vs_random'][str(kernel)][label] = dict(
+                    pretrained=dino, random=random, delta=round(dino - random, 2),
+                    better=dino > random)
         dino_large = metric_value(backbones[f'dino_k{large}'], kind, key, scale)
         dino_small = metric_value(backbones[f'dino_k{small}'], kind, key, scale)
-        random_large = metric_value(backbones[f'random_k{large}'], kind, key, scale)
-        if dino_large is not None and random_large is not None:
-            out['pretrained_vs_random'][label] = dict(
-                pretrained=dino_large, random=random_large,
-                better=dino_large > random_large)
         if dino_large is not None and dino_small is not None:
             out['large_vs_small_kernel'][label] = dict(
                 large=dino_large, small=dino_small, delta=round(dino_large - dino_small, 2),
@@ -55,18 +58,21 @@ def comparisons(results: dict) -> Dict[str, dict]:
     return out
 
 
+def _tally(compared: Dict[str, dict], delta_key: str = 'delta') -> Tuple[List[str], str]:
+    """Metrics where the first side was better, and each metric's signed difference."""
+    wins = [k for k, v in compared.items() if v['better']]
+    return wins, '; '.join(f'{k} {v[delta_key]:+g}' for k, v in compared.items())
+
+
 def conclusions(results: dict, compared: dict) -> List[str]:
     small, large = results['kernels']
     lines = []
-    pvr = compared['pretrained_vs_random']
-    wins = [k for k, v in pvr.items() if v['better']]
-    lines.append(f'DINO pre-training beat random initialisation (kernel {large}) on '
-                 f'{len(wins)} of {len(pvr)} metrics' +
-                 (f'; not on: {", ".join(k for k in pvr if k not in wins)}.'
-                  if len(wins) < len(pvr) else '.'))
+    for kernel, pvr in compared['pretrained_vs_random'].items():
+        wins, detail = _tally(pvr)
+        lines.append(f'DINO pre-training vs random initialisation, {kernel}x{kernel} kernels: '
+                     f'better on {len(wins)} of {len(pvr)} metrics ({detail}).')
     lvs = compared['large_vs_small_kernel']
-    helped = [k for k, v in lvs.items() if v['better']]
-    detail = '; '.join(f'{k} {v["delta"]:+g}' for k, v in lvs.items())
+    helped, detail = _tally(lvs)
     verdict = 'helped' if len(helped) > len(lvs) / 2 else 'did not help'
     lines.append(f'The larger kernel ({large}x{large} vs {small}x{small}, same recipe and '
                  f'budget) {verdict}: better on {len(helped)} of {len(lvs)} metrics ({detail}).')
