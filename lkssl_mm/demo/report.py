@@ -58,10 +58,10 @@ def comparisons(results: dict) -> Dict[str, dict]:
     return out
 
 
-def _tally(compared: Dict[str, dict], delta_key: str = 'delta') -> Tuple[List[str], str]:
+def _tally(compared: Dict[str, dict]) -> Tuple[List[str], str]:
     """Metrics where the first side was better, and each metric's signed difference."""
     wins = [k for k, v in compared.items() if v['better']]
-    return wins, '; '.join(f'{k} {v[delta_key]:+g}' for k, v in compared.items())
+    return wins, '; '.join(f'{k} {v["delta"]:+g}' for k, v in compared.items())
 
 
 def conclusions(results: dict, compared: dict) -> List[str]:
