@@ -35,11 +35,11 @@ step() {  # step NAME SECONDS COMMAND...: run with a limit, report how it ended
 torch.version.cuda, "cudnn", torch.backends.cudnn.version(), "triton", triton.__version__)'
 } >"$out/env.txt" 2>&1
 cat "$out/env.txt"
-step pytest "${PYTEST_S:-90}" "$python" -m pytest tests/test_ops_dwconv.py -q -p no:cacheprovider \
+step pytest "${PYTEST_S:-120}" "$python" -m pytest tests/test_ops_dwconv.py -q -p no:cacheprovider \
     -k '(cuda or hopper) and not without_cuda' -o addopts='-ra' 2>&1 | tee "$out/pytest.log" | tail -15
-step part1 "${PART1_S:-160}" "$python" $bench $quick --parts 1 --out "$out/part1.json" \
+step part1 "${PART1_S:-300}" "$python" $bench $quick --parts 1 --out "$out/part1.json" \
     --progress "$out/progress.jsonl" >/dev/null 2>>"$out/bench.log"
-step part2 "${PART2_S:-220}" "$python" $bench $quick --parts 2 --out "$out/part2.json" \
+step part2 "${PART2_S:-360}" "$python" $bench $quick --parts 2 --out "$out/part2.json" \
     --progress "$out/progress.jsonl" >/dev/null 2>>"$out/bench.log"
 if [[ -s $out/progress.jsonl ]]; then
     "$python" $bench --summarise "$out/progress.jsonl" | tee "$out/targets.json"
