@@ -30,7 +30,7 @@ max_epochs = 10
 warmup_epochs = 1
 # the demo and tests change the length with --cfg-options train_cfg.max_epochs=E
 # param_scheduler.1.T_max=E-1 param_scheduler.1.end=E param_scheduler.2.T_max=E
-# param_scheduler.2.end=E (lkssl_mm.demo.pipeline.schedule_options)
+# param_scheduler.2.end=E (lkssl_mm.demo.pipeline.schedule_options does this)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs,
          convert_to_iter_based=True),

@@ -64,16 +64,37 @@ SIZES = {
 }
 
 
-def schedule_options(epochs: int) -> List[str]:
-    """``--cfg-options`` that fit the demo DINO config's schedulers to ``epochs``.
+def schedule_options(config: str, length: int) -> List[str]:
+    """``--cfg-options`` that shorten (or lengthen) a config's run to ``length``.
 
-    The lr cosine starts after the one warm-up epoch, so a one-epoch run keeps
-    only the warm-up (and the weight-decay cosine).
+    mmengine resolves ``param_scheduler`` when the config is read, so setting
+    ``train_cfg.max_epochs`` (or ``max_iters``) alone leaves every scheduler
+    on the config's own length: a shortened run would stop before its cosine or
+    poly decay reaches the end. Each scheduler that runs to the config's end,
+    in the loop's unit, gets that end (and its ``T_max``) moved to ``length``;
+    warm-ups keep theirs, and a scheduler that would start only after
+    ``length`` is left alone (it is never reached).
+
+    Args:
+        config (str): Path of the config.
+        length (int): Epochs (epoch-based loop) or iterations (iteration-based).
     """
-    options = [f'train_cfg.max_epochs={epochs}', f'param_scheduler.2.T_max={epochs}',
-               f'param_scheduler.2.end={epochs}']
-    if epochs > 1:
-        options += [f'param_scheduler.1.T_max={epochs - 1}', f'param_scheduler.1.end={epochs}']
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    by_epoch = 'max_epochs' in cfg.train_cfg
+    original = cfg.train_cfg.max_epochs if by_epoch else cfg.train_cfg.max_iters
+    options = [f'train_cfg.{"max_epochs" if by_epoch else "max_iters"}={length}']
+    schedulers = cfg.get('param_scheduler') or []
+    single = isinstance(schedulers, dict)
+    for index, scheduler in enumerate([schedulers] if single else schedulers):
+        begin = scheduler.get('begin', 0)
+        if (scheduler.get('by_epoch', True) != by_epoch or scheduler.get('end') != original
+                or length <= begin):
+            continue
+        key = 'param_scheduler' if single else f'param_scheduler.{index}'
+        options.append(f'{key}.end={length}')
+        if 'T_max' in scheduler:
+            options.append(f'{key}.T_max={length - begin}')
     return options
 
 
@@ -198,7 +219,8 @@ class DemoPipeline:
     def pretrain(self, kernel: int) -> dict:
         work = osp.join(self.work_dir, f'pretrain_k{kernel}')
         epochs = self.size.pretrain_epochs
-        options = [f'model.backbone.kernel_size={kernel}', *schedule_options(epochs),
+        options = [f'model.backbone.kernel_size={kernel}',
+                   *schedule_options(osp.join(DEMO_CONFIGS, CONFIGS['pretrain']), epochs),
                    'default_hooks.logger.interval=10',
                    *self.data_options('pretrain'), *self.size.extra.get('pretrain', [])]
         self._train(CONFIGS['pretrain'], work, options, f'pretrain_k{kernel}')
@@ -234,12 +256,14 @@ class DemoPipeline:
                   *self.data_options('knn'), log_name=f'knn_{name}')
         return last_metrics(work, 'knn/top1_k20')
 
-    def _finetune(self, kind: str, name: str, kernel: int, checkpoint: str,
-                  length: List[str], metric: str) -> dict:
-        """Train a downstream config from ``checkpoint`` and return its last metrics."""
+    def _finetune(self, kind: str, name: str, kernel: int, checkpoint: str, length: int,
+                  extra: List[str], metric: str) -> dict:
+        """Fine-tune ``checkpoint`` for ``length`` epochs (or iterations); last metrics."""
         work = osp.join(self.work_dir, 'eval' if kind == 'linear' else 'transfer',
                         f'{kind}_{name}')
-        self._train(CONFIGS[kind], work, [f'model.backbone.kernel_size={kernel}', *length,
+        length_options = schedule_options(osp.join(DEMO_CONFIGS, CONFIGS[kind]), length)
+        self._train(CONFIGS[kind], work, [f'model.backbone.kernel_size={kernel}',
+                                          *length_options, *extra,
                                           *self.data_options(kind),
                                           *self.size.extra.get(kind, [])],
                     f'{kind}_{name}', pretrained=checkpoint)
@@ -247,20 +271,18 @@ class DemoPipeline:
 
     def linear(self, name: str, kernel: int, checkpoint: str) -> dict:
         epochs = self.size.linear_epochs
-        return self._finetune('linear', name, kernel, checkpoint, [
-            f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}'],
-            'accuracy/top1')
+        return self._finetune('linear', name, kernel, checkpoint, epochs,
+                              [f'train_cfg.val_interval={epochs}'], 'accuracy/top1')
 
     def detection(self, name: str, kernel: int, checkpoint: str) -> dict:
         epochs = self.size.det_epochs
-        return self._finetune('detection', name, kernel, checkpoint, [
-            f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}'],
-            'coco/bbox_mAP')
+        return self._finetune('detection', name, kernel, checkpoint, epochs,
+                              [f'train_cfg.val_interval={epochs}'], 'coco/bbox_mAP')
 
     def segmentation(self, name: str, kernel: int, checkpoint: str) -> dict:
         iters = self.size.seg_iters
-        return self._finetune('segmentation', name, kernel, checkpoint, [
-            f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+        return self._finetune('segmentation', name, kernel, checkpoint, iters, [
+            f'train_cfg.val_interval={iters}',
             f'default_hooks.checkpoint.interval={max(iters // 2, 1)}'], 'mIoU')
 
     def erf(self, name: str, kernel: int, checkpoint: str) -> dict:
