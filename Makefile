@@ -2,6 +2,9 @@
 # environment first (tools/setup_env.sh: idempotent, seconds when up to date).
 PYTHON := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(CURDIR)/.venv/bin/python)
 DEMO_SIZE ?= small
+# fine-tuning seeds per downstream run (empty: the size's default, 1)
+DEMO_SEEDS ?=
+export DEMO_SEEDS
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test lint

@@ -75,6 +75,30 @@ def test_running_again_reuses_every_finished_step(demo):
     assert 'tools/train.py' not in proc.stdout
 
 
+def test_more_finetune_seeds_add_only_the_new_runs(demo):
+    work, _ = demo
+    proc = run_tool('tools/demo.py', '--size', 'tiny', '--work-dir', str(work), '--data-root',
+                    str(work.parent / 'data'), '--finetune-seeds', '2', timeout=900)
+    assert proc.stdout.count('done earlier') == 27
+    # seed 1 of the linear probe, Mask R-CNN and UperNet for each of the four backbones
+    assert proc.stdout.count('tools/train.py') == 12
+    report = json.loads((work / 'report.json').read_text())
+    assert report['finetune_seeds'] == 2 and len(report['step_seconds']) == 39
+    for name in BACKBONES:
+        for kind, key in (('linear', 'accuracy/top1'), ('detection', 'coco/bbox_mAP'),
+                          ('segmentation', 'mIoU')):
+            result = report['backbones'][name][kind]
+            seeds = [run[key] for run in result['seeds']]
+            assert len(seeds) == 2 and all(_finite(v) for v in seeds)
+            assert result[key] == pytest.approx(sum(seeds) / 2)
+    config = next((work / 'transfer' / 'detection_dino_k3_s1').glob('*.py')).read_text()
+    assert 'seed=1' in config.replace(' ', '')
+    for metrics in report['comparisons']['pretrained_vs_random'].values():
+        assert metrics['kNN top-1 (k=20) %']['beyond_seed_spread'] is None
+        assert isinstance(metrics['Mask R-CNN box AP']['beyond_seed_spread'], bool)
+    assert 'means of 2 seeds' in report['conclusions'][-1]
+
+
 def test_learning_check_compares_with_several_random_inits(demo, tmp_path):
     import torch
     work, _ = demo

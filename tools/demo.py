@@ -13,6 +13,7 @@ full (a GPU machine; uses it automatically).
 Example:
     python tools/demo.py --size small
     DEMO_SIZE=tiny make demo
+    make demo DEMO_SEEDS=3   # three fine-tuning seeds per downstream run
 """
 import argparse
 import os
@@ -32,10 +33,16 @@ def main(argv=None) -> dict:
                         help='output folder (default: work_dirs/demo/<size>)')
     parser.add_argument('--data-root', default=None,
                         help='generated data folder (default: data/synthetic_<size>)')
+    parser.add_argument('--finetune-seeds', type=int,
+                        default=int(os.environ['DEMO_SEEDS']) if os.environ.get('DEMO_SEEDS')
+                        else None,
+                        help='seeds per linear-probe / Mask R-CNN / UperNet run; the report '
+                        'gives their mean and range (default: $DEMO_SEEDS or 1)')
     args = parser.parse_args(argv)
     work_dir = args.work_dir or osp.join('work_dirs', 'demo', args.size)
     data_root = args.data_root or osp.join('data', f'synthetic_{args.size}')
-    results = DemoPipeline(args.size, work_dir, data_root).run()
+    results = DemoPipeline(args.size, work_dir, data_root,
+                           finetune_seeds=args.finetune_seeds).run()
     return write_report(results, work_dir)
 
 

@@ -42,7 +42,9 @@ optim_wrapper = dict(
     type='OptimWrapper',
     constructor='LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(decay_rate=0.9),
-    optimizer=dict(type='AdamW', lr=4e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    # lr picked on the random-init baseline only (small demo, 4 epochs, seed 0, box AP):
+    # 4e-4: 5.4, 1e-3: 13.5, 2e-3: 16.6, 4e-3: 5.3 (docs/demo.md)
+    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05),
     clip_grad=dict(max_norm=10.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),

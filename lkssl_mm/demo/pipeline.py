@@ -12,7 +12,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
 import torch
@@ -42,6 +42,8 @@ class DemoSize:
         seg_iters (int): UperNet iterations.
         kernels (tuple[int, int]): The small and the large kernel compared.
         extra (dict): More ``--cfg-options`` per step kind.
+        finetune_seeds (int): Seeds of each fine-tuning run (linear probe, Mask R-CNN,
+            UperNet); the report gives their mean and spread.
     """
 
     data: str
@@ -51,6 +53,11 @@ class DemoSize:
     seg_iters: int
     kernels: tuple = (3, 13)
     extra: Dict[str, List[str]] = field(default_factory=dict)
+    finetune_seeds: int = 1
+
+
+#: Step kinds that train from the backbone (one run per fine-tuning seed).
+FINETUNED = ('linear', 'detection', 'segmentation')
 
 
 SIZES = {
@@ -110,14 +117,19 @@ class DemoPipeline:
         work_dir (str): Where everything goes.
         data_root (str): Where the generated data goes (shared between runs).
         python (str): Interpreter for the tools. Defaults to this one.
+        finetune_seeds (int, optional): Overrides the size's ``finetune_seeds``.
     """
 
     def __init__(self, size: str, work_dir: str, data_root: str,
-                 python: Optional[str] = None):
+                 python: Optional[str] = None, finetune_seeds: Optional[int] = None):
         if size not in SIZES:
             raise ValueError(f'DEMO size must be one of {sorted(SIZES)}, got {size!r}')
         self.size_name = size
-        self.size = SIZES[size]
+        self.size = replace(SIZES[size])
+        if finetune_seeds is not None:
+            if finetune_seeds < 1:
+                raise ValueError(f'finetune_seeds must be at least 1, got {finetune_seeds}')
+            self.size.finetune_seeds = finetune_seeds
         self.work_dir = osp.abspath(work_dir)
         self.data_root = osp.abspath(data_root)
         self.python = python or sys.executable
@@ -158,9 +170,9 @@ class DemoPipeline:
 
     def total_steps(self) -> int:
         kernels = len(self.size.kernels)
-        # data + per kernel: pretrain, convert, random, knn x2, linear x2, erf x2,
-        # det x2, seg x2 (each pre-trained backbone and the same one at random init)
-        return 1 + kernels * 13
+        # data + per kernel: pretrain, convert, random, then for the pre-trained backbone
+        # and the same one at random init: knn, erf and a linear / det / seg run per seed
+        return 1 + kernels * (3 + 2 * (2 + len(FINETUNED) * self.size.finetune_seeds))
 
     # ------------------------------------------------------------------ tools
     def _run(self, *args: str, log_name: str) -> None:
@@ -256,34 +268,41 @@ class DemoPipeline:
                   *self.data_options('knn'), log_name=f'knn_{name}')
         return last_metrics(work, 'knn/top1_k20')
 
-    def _finetune(self, kind: str, name: str, kernel: int, checkpoint: str, length: int,
-                  extra: List[str], metric: str) -> dict:
-        """Fine-tune ``checkpoint`` for ``length`` epochs (or iterations); last metrics."""
-        work = osp.join(self.work_dir, 'eval' if kind == 'linear' else 'transfer',
-                        f'{kind}_{name}')
+    def _finetune(self, kind: str, name: str, kernel: int, checkpoint: str, seed: int,
+                  length: int, extra: List[str], metric: str) -> dict:
+        """Fine-tune ``checkpoint`` with ``seed`` for ``length`` epochs (or iterations)."""
+        run = seeded_name(f'{kind}_{name}', seed)
+        work = osp.join(self.work_dir, 'eval' if kind == 'linear' else 'transfer', run)
         length_options = schedule_options(osp.join(DEMO_CONFIGS, CONFIGS[kind]), length)
         self._train(CONFIGS[kind], work, [f'model.backbone.kernel_size={kernel}',
-                                          *length_options, *extra,
+                                          f'randomness.seed={seed}', *length_options, *extra,
                                           *self.data_options(kind),
                                           *self.size.extra.get(kind, [])],
-                    f'{kind}_{name}', pretrained=checkpoint)
+                    run, pretrained=checkpoint)
         return last_metrics(work, metric)
 
-    def linear(self, name: str, kernel: int, checkpoint: str) -> dict:
+    def linear(self, name: str, kernel: int, checkpoint: str, seed: int = 0) -> dict:
         epochs = self.size.linear_epochs
-        return self._finetune('linear', name, kernel, checkpoint, epochs,
+        return self._finetune('linear', name, kernel, checkpoint, seed, epochs,
                               [f'train_cfg.val_interval={epochs}'], 'accuracy/top1')
 
-    def detection(self, name: str, kernel: int, checkpoint: str) -> dict:
+    def detection(self, name: str, kernel: int, checkpoint: str, seed: int = 0) -> dict:
         epochs = self.size.det_epochs
-        return self._finetune('detection', name, kernel, checkpoint, epochs,
+        return self._finetune('detection', name, kernel, checkpoint, seed, epochs,
                               [f'train_cfg.val_interval={epochs}'], 'coco/bbox_mAP')
 
-    def segmentation(self, name: str, kernel: int, checkpoint: str) -> dict:
+    def segmentation(self, name: str, kernel: int, checkpoint: str, seed: int = 0) -> dict:
         iters = self.size.seg_iters
-        return self._finetune('segmentation', name, kernel, checkpoint, iters, [
+        return self._finetune('segmentation', name, kernel, checkpoint, seed, iters, [
             f'train_cfg.val_interval={iters}',
             f'default_hooks.checkpoint.interval={max(iters // 2, 1)}'], 'mIoU')
+
+    def finetuned(self, kind: str, name: str, kernel: int, checkpoint: str) -> dict:
+        """Run ``kind`` once per fine-tuning seed; the mean of each metric, and the runs."""
+        runs = [self.step(seeded_name(f'{kind}_{name}', seed), getattr(self, kind), name,
+                          kernel, checkpoint, seed)
+                for seed in range(self.size.finetune_seeds)]
+        return mean_of_runs(runs)
 
     def erf(self, name: str, kernel: int, checkpoint: str) -> dict:
         from mmengine.config import Config
@@ -313,21 +332,34 @@ class DemoPipeline:
                 f'random_k{kernel}', self.random_backbone, kernel)['checkpoint'])
         results = {name: dict(kernel=kernel) for name, (kernel, _) in backbones.items()}
         for name, (kernel, checkpoint) in backbones.items():
-            for kind in ('knn', 'linear', 'erf'):
+            for kind in ('knn', 'erf'):
                 results[name][kind] = self.step(f'{kind}_{name}', getattr(self, kind), name,
                                                 kernel, checkpoint)
+            results[name]['linear'] = self.finetuned('linear', name, kernel, checkpoint)
         for name, (kernel, checkpoint) in backbones.items():
             for kind in ('detection', 'segmentation'):
-                results[name][kind] = self.step(f'{kind}_{name}', getattr(self, kind), name,
-                                                kernel, checkpoint)
+                results[name][kind] = self.finetuned(kind, name, kernel, checkpoint)
         losses = {k: pretrain_losses(self.state['steps'][f'pretrain_k{k}']['result']['work_dir'])
                   for k in self.size.kernels}
         times = {name: round(step['seconds'], 1) for name, step in self.state['steps'].items()}
         log(f'all steps done ({time.time() - start:.0f} s this run)')
-        return dict(size=self.size_name, kernels=list(self.size.kernels), backbones=results,
+        return dict(size=self.size_name, kernels=list(self.size.kernels),
+                    finetune_seeds=self.size.finetune_seeds, backbones=results,
                     pretrain_losses=losses, step_seconds=times,
                     total_seconds=round(sum(times.values()), 1),
                     device='cuda' if torch.cuda.is_available() else 'cpu')
+
+
+def seeded_name(name: str, seed: int) -> str:
+    """Step / folder name of a fine-tuning run; seed 0 keeps the plain name."""
+    return f'{name}_s{seed}' if seed else name
+
+
+def mean_of_runs(runs: List[dict]) -> dict:
+    """Each numeric metric averaged over ``runs`` (one per seed); the runs under 'seeds'."""
+    mean = {key: sum(run[key] for run in runs) / len(runs) for key, value in runs[0].items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    return dict(mean, seeds=runs)
 
 
 def read_records(work_dir: str) -> List[dict]:

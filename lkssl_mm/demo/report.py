@@ -1,7 +1,7 @@
 """The demo report: report.json, report.md, PNG plots and a printed table."""
 import json
 import os.path as osp
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 #: (label, step kind, metric key, scale to percent)
 METRICS: List[Tuple[str, str, str, float]] = [
@@ -24,13 +24,50 @@ def metric_value(backbone: dict, kind: str, key: str, scale: float):
     return round(float(result[key]) * scale, 2)
 
 
+def seed_values(backbone: dict, kind: str, key: str, scale: float) -> Optional[List[float]]:
+    """The metric of each fine-tuning seed, or None for a step run once (kNN, ERF)."""
+    runs = (backbone.get(kind) or {}).get('seeds')
+    if runs is None:
+        return None
+    return [round(float(run[key]) * scale, 2) for run in runs]
+
+
+def _cell(backbone: dict, kind: str, key: str, scale: float) -> str:
+    """A table cell: the value, or the seeds' mean and range."""
+    value = metric_value(backbone, kind, key, scale)
+    if value is None:
+        return '-'
+    seeds = seed_values(backbone, kind, key, scale)
+    if seeds is None or len(seeds) < 2:
+        return f'{value:g}'
+    return f'{value:g} ({min(seeds):g}-{max(seeds):g})'
+
+
 def table_rows(results: dict) -> List[List[str]]:
     names = list(results['backbones'])
     rows = [['metric'] + names]
     for label, kind, key, scale in METRICS:
-        values = [metric_value(results['backbones'][n], kind, key, scale) for n in names]
-        rows.append([label] + ['-' if v is None else f'{v:g}' for v in values])
+        rows.append([label] + [_cell(results['backbones'][n], kind, key, scale) for n in names])
     return rows
+
+
+def _compare(first: dict, second: dict, kind: str, key: str, scale: float,
+             names: Tuple[str, str]) -> Optional[dict]:
+    """``first`` vs ``second`` on one metric (seed means) and their difference.
+
+    With two or more fine-tuning seeds, ``beyond_seed_spread`` says whether every seed
+    of ``first`` beat every seed of ``second``; it is None when no spread was measured.
+    """
+    a, b = (metric_value(x, kind, key, scale) for x in (first, second))
+    if a is None or b is None:
+        return None
+    out = {names[0]: a, names[1]: b, 'delta': round(a - b, 2), 'better': a > b,
+           'beyond_seed_spread': None}
+    seeds_a, seeds_b = (seed_values(x, kind, key, scale) for x in (first, second))
+    if seeds_a and seeds_b and min(len(seeds_a), len(seeds_b)) > 1:
+        out.update({f'{names[0]}_seeds': seeds_a, f'{names[1]}_seeds': seeds_b,
+                    'beyond_seed_spread': min(seeds_a) > max(seeds_b)})
+    return out
 
 
 def comparisons(results: dict) -> Dict[str, dict]:
@@ -43,25 +80,32 @@ def comparisons(results: dict) -> Dict[str, dict]:
         if kind == 'erf':
             continue
         for kernel in results['kernels']:
-            dino = metric_value(backbones[f'dino_k{kernel}'], kind, key, scale)
-            random = metric_value(backbones[f'random_k{kernel}'], kind, key, scale)
-            if dino is not None and random is not None:
-                out['pretrained_vs_random'][str(kernel)][label] = dict(
-                    pretrained=dino, random=random, delta=round(dino - random, 2),
-                    better=dino > random)
-        dino_large = metric_value(backbones[f'dino_k{large}'], kind, key, scale)
-        dino_small = metric_value(backbones[f'dino_k{small}'], kind, key, scale)
-        if dino_large is not None and dino_small is not None:
-            out['large_vs_small_kernel'][label] = dict(
-                large=dino_large, small=dino_small, delta=round(dino_large - dino_small, 2),
-                better=dino_large > dino_small)
+            compared = _compare(backbones[f'dino_k{kernel}'], backbones[f'random_k{kernel}'],
+                                kind, key, scale, ('pretrained', 'random'))
+            if compared:
+                out['pretrained_vs_random'][str(kernel)][label] = compared
+        compared = _compare(backbones[f'dino_k{large}'], backbones[f'dino_k{small}'], kind,
+                            key, scale, ('large', 'small'))
+        if compared:
+            out['large_vs_small_kernel'][label] = compared
     return out
 
 
 def _tally(compared: Dict[str, dict]) -> Tuple[List[str], str]:
-    """Metrics where the first side was better, and each metric's signed difference."""
+    """Metrics where the first side was better; each signed difference (``*``: every seed)."""
     wins = [k for k, v in compared.items() if v['better']]
-    return wins, '; '.join(f'{k} {v["delta"]:+g}' for k, v in compared.items())
+    return wins, '; '.join(f'{k} {v["delta"]:+g}{"*" if v["beyond_seed_spread"] else ""}'
+                           for k, v in compared.items())
+
+
+def _spread_note(compared: Dict[str, dict]) -> str:
+    """How many seeded metrics were better for every seed, or '' without a measured spread."""
+    seeded = [v for v in compared.values() if v['beyond_seed_spread'] is not None]
+    if not seeded:
+        return ''
+    clear = sum(v['beyond_seed_spread'] for v in seeded)
+    return (f'; beyond the fine-tuning seed spread (*: every seed better) on {clear} of '
+            f'{len(seeded)} fine-tuned metrics')
 
 
 def conclusions(results: dict, compared: dict) -> List[str]:
@@ -70,15 +114,21 @@ def conclusions(results: dict, compared: dict) -> List[str]:
     for kernel, pvr in compared['pretrained_vs_random'].items():
         wins, detail = _tally(pvr)
         lines.append(f'DINO pre-training vs random initialisation, {kernel}x{kernel} kernels: '
-                     f'better on {len(wins)} of {len(pvr)} metrics ({detail}).')
+                     f'better on {len(wins)} of {len(pvr)} metrics ({detail}){_spread_note(pvr)}.')
     lvs = compared['large_vs_small_kernel']
     helped, detail = _tally(lvs)
     verdict = 'helped' if len(helped) > len(lvs) / 2 else 'did not help'
     lines.append(f'The larger kernel ({large}x{large} vs {small}x{small}, same recipe and '
-                 f'budget) {verdict}: better on {len(helped)} of {len(lvs)} metrics ({detail}).')
-    lines.append('One seed and a small generated dataset: differences of a few points are '
-                 'within run-to-run noise; treat them as a smoke test of the pipeline, not as '
-                 'evidence for or against the paper.')
+                 f'budget) {verdict}: better on {len(helped)} of {len(lvs)} metrics ({detail})'
+                 f'{_spread_note(lvs)}.')
+    seeds = results.get('finetune_seeds', 1)
+    if seeds < 2:
+        lines.append('One fine-tuning seed: its spread is not measured, and on this small '
+                     'generated data it is several points of box AP (docs/demo.md); run with '
+                     '--finetune-seeds 3 before reading a difference as a result.')
+    else:
+        lines.append(f'Fine-tuned metrics are means of {seeds} seeds (range in brackets); '
+                     'kNN uses no seed. Pre-training itself ran once per kernel.')
     return lines
 
 
