@@ -1,8 +1,10 @@
 """The demo report's seed handling: means, ranges and the seed-spread verdict."""
 import pytest
 
-from lkssl_mm.demo.pipeline import mean_of_runs, seeded_name
+from lkssl_mm.demo.pipeline import DemoPipeline, mean_of_runs, seeded_name
 from lkssl_mm.demo.report import comparisons, conclusions, table_rows
+
+from .conftest import run_tool
 
 
 def _backbone(knn: float, box_aps: list, miou: list) -> dict:
@@ -76,3 +78,15 @@ def test_a_single_seed_report_says_its_spread_is_unmeasured():
 
 def _box_ap_cell(results: dict) -> str:
     return {row[0]: row[1:] for row in table_rows(results)}['Mask R-CNN box AP'][0]
+
+
+@pytest.mark.parametrize('args,env', [([], {'DEMO_SEEDS': 'three'}),
+                                      (['--finetune-seeds', '0'], {})])
+def test_a_bad_seed_count_is_refused_before_anything_runs(tmp_path, args, env):
+    proc = run_tool('tools/demo.py', '--size', 'tiny', '--work-dir', str(tmp_path / 'out'),
+                    *args, check=False, env=env)
+    assert proc.returncode == 2
+    assert 'expected a whole number of seeds, at least 1' in proc.stderr
+    assert '$DEMO_SEEDS' in proc.stderr and not (tmp_path / 'out').exists()
+    with pytest.raises(ValueError, match='finetune_seeds must be at least 1'):
+        DemoPipeline('tiny', str(tmp_path / 'lib'), str(tmp_path / 'data'), finetune_seeds=0)

@@ -25,6 +25,15 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from lkssl_mm.demo import SIZES, DemoPipeline, write_report  # noqa: E402
 
 
+def seed_count(text: str) -> int:
+    """``--finetune-seeds`` / ``$DEMO_SEEDS``: a whole number of at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f'expected a whole number of seeds, at least 1 (--finetune-seeds or $DEMO_SEEDS), '
+            f'got {text!r}')
+    return int(text)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description='End-to-end demo on generated data')
     parser.add_argument('--size', default=os.environ.get('DEMO_SIZE', 'small'),
@@ -33,9 +42,8 @@ def main(argv=None) -> dict:
                         help='output folder (default: work_dirs/demo/<size>)')
     parser.add_argument('--data-root', default=None,
                         help='generated data folder (default: data/synthetic_<size>)')
-    parser.add_argument('--finetune-seeds', type=int,
-                        default=int(os.environ['DEMO_SEEDS']) if os.environ.get('DEMO_SEEDS')
-                        else None,
+    parser.add_argument('--finetune-seeds', type=seed_count,
+                        default=os.environ.get('DEMO_SEEDS') or None,
                         help='seeds per linear-probe / Mask R-CNN / UperNet run; the report '
                         'gives their mean and range (default: $DEMO_SEEDS or 1)')
     args = parser.parse_args(argv)
