@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 
@@ -194,14 +194,17 @@ class DemoPipeline:
             raise RuntimeError(f'{" ".join(args[:2])} failed (exit {proc.returncode}); '
                                f'see {log_path}')
 
-    def _train(self, config: str, work_dir: str, options: List[str], log_name: str,
-               pretrained: Optional[str] = None) -> None:
-        args = ['tools/train.py', osp.join(DEMO_CONFIGS, config), '--work-dir', work_dir]
+    def _train(self, kind: str, work_dir: str, length: int, options: List[str],
+               log_name: str, pretrained: Optional[str] = None) -> None:
+        """Train the demo config of ``kind`` for ``length`` epochs (or iterations)."""
+        config = osp.join(DEMO_CONFIGS, CONFIGS[kind])
+        args = ['tools/train.py', config, '--work-dir', work_dir]
         if osp.exists(osp.join(work_dir, 'last_checkpoint')):
             args.append('--resume')
         if pretrained:
             args += ['--pretrained', pretrained]
-        self._run(*args, '--cfg-options', *options, log_name=log_name)
+        self._run(*args, '--cfg-options', *schedule_options(config, length), *options,
+                  log_name=log_name)
 
     def data_options(self, task: str) -> List[str]:
         roots = dict(cls=osp.join(self.data_root, 'imagenet'),
@@ -231,11 +234,9 @@ class DemoPipeline:
     def pretrain(self, kernel: int) -> dict:
         work = osp.join(self.work_dir, f'pretrain_k{kernel}')
         epochs = self.size.pretrain_epochs
-        options = [f'model.backbone.kernel_size={kernel}',
-                   *schedule_options(osp.join(DEMO_CONFIGS, CONFIGS['pretrain']), epochs),
-                   'default_hooks.logger.interval=10',
+        options = [f'model.backbone.kernel_size={kernel}', 'default_hooks.logger.interval=10',
                    *self.data_options('pretrain'), *self.size.extra.get('pretrain', [])]
-        self._train(CONFIGS['pretrain'], work, options, f'pretrain_k{kernel}')
+        self._train('pretrain', work, epochs, options, f'pretrain_k{kernel}')
         return dict(checkpoint=osp.join(work, f'epoch_{epochs}.pth'), work_dir=work)
 
     def convert(self, kernel: int, checkpoint: str) -> dict:
@@ -269,33 +270,31 @@ class DemoPipeline:
         return last_metrics(work, 'knn/top1_k20')
 
     def _finetune(self, kind: str, name: str, kernel: int, checkpoint: str, seed: int,
-                  length: int, extra: List[str], metric: str) -> dict:
-        """Fine-tune ``checkpoint`` with ``seed`` for ``length`` epochs (or iterations)."""
+                  length: int, metric: str, extra: Sequence[str] = ()) -> dict:
+        """Fine-tune ``checkpoint`` with ``seed`` for ``length``; evaluate once at the end."""
         run = seeded_name(f'{kind}_{name}', seed)
         work = osp.join(self.work_dir, 'eval' if kind == 'linear' else 'transfer', run)
-        length_options = schedule_options(osp.join(DEMO_CONFIGS, CONFIGS[kind]), length)
-        self._train(CONFIGS[kind], work, [f'model.backbone.kernel_size={kernel}',
-                                          f'randomness.seed={seed}', *length_options, *extra,
-                                          *self.data_options(kind),
-                                          *self.size.extra.get(kind, [])],
+        self._train(kind, work, length, [f'model.backbone.kernel_size={kernel}',
+                                         f'randomness.seed={seed}',
+                                         f'train_cfg.val_interval={length}', *extra,
+                                         *self.data_options(kind),
+                                         *self.size.extra.get(kind, [])],
                     run, pretrained=checkpoint)
         return last_metrics(work, metric)
 
     def linear(self, name: str, kernel: int, checkpoint: str, seed: int = 0) -> dict:
         epochs = self.size.linear_epochs
-        return self._finetune('linear', name, kernel, checkpoint, seed, epochs,
-                              [f'train_cfg.val_interval={epochs}'], 'accuracy/top1')
+        return self._finetune('linear', name, kernel, checkpoint, seed, epochs, 'accuracy/top1')
 
     def detection(self, name: str, kernel: int, checkpoint: str, seed: int = 0) -> dict:
         epochs = self.size.det_epochs
         return self._finetune('detection', name, kernel, checkpoint, seed, epochs,
-                              [f'train_cfg.val_interval={epochs}'], 'coco/bbox_mAP')
+                              'coco/bbox_mAP')
 
     def segmentation(self, name: str, kernel: int, checkpoint: str, seed: int = 0) -> dict:
         iters = self.size.seg_iters
-        return self._finetune('segmentation', name, kernel, checkpoint, seed, iters, [
-            f'train_cfg.val_interval={iters}',
-            f'default_hooks.checkpoint.interval={max(iters // 2, 1)}'], 'mIoU')
+        return self._finetune('segmentation', name, kernel, checkpoint, seed, iters, 'mIoU',
+                              [f'default_hooks.checkpoint.interval={max(iters // 2, 1)}'])
 
     def finetuned(self, kind: str, name: str, kernel: int, checkpoint: str) -> dict:
         """Run ``kind`` once per fine-tuning seed; the mean of each metric, and the runs."""
