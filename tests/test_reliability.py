@@ -25,7 +25,7 @@ from lkssl_mm.utils.preflight import ConfigError, check_data_paths, preflight
 from .conftest import ROOT, data_options, read_scalars, run_tool
 
 DEMO = 'configs/demo/'
-DINO = DEMO + 'dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py'
+DINO = DEMO + 'dino_lkconvnext-demo_1xb32-100e_synthetic.py'
 LINEAR = DEMO + 'linear-probe_lkconvnext-demo_synthetic.py'
 DET = DEMO + 'mask-rcnn_lkconvnext-demo_fpn_synthetic.py'
 

@@ -27,7 +27,7 @@ def ssl_checkpoint(tmp_path_factory):
     """A DINO checkpoint of the demo backbone, teacher and student made different."""
     from mmpretrain.registry import MODELS
     init_default_scope('mmpretrain')
-    cfg = Config.fromfile(DEMO + 'dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py')
+    cfg = Config.fromfile(DEMO + 'dino_lkconvnext-demo_1xb32-100e_synthetic.py')
     model = MODELS.build(cfg.model)
     model.init_weights()
     torch.manual_seed(0)

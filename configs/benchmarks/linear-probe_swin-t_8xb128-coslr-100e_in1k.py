@@ -9,7 +9,7 @@ pretrained = 'work_dirs/pretrained/dino_swin-t_teacher.pth'
 model = dict(
     backbone=dict(
         _base_.backbone,
-        frozen_stages=4,
+        frozen_stages=3,  # mmpretrain's Swin counts from 0: stages 0-3 and norm3
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=[dict(type='GlobalAveragePooling'),
           dict(type='ClsBatchNormNeck', input_features=768)],

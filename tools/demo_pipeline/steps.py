@@ -1,0 +1,197 @@
+"""What each kind of step does (a task's ``action``), given the demo and the step.
+
+Tool steps run the repository's command-line tools (:class:`ToolRunner`);
+the small ones (saving a random initialisation, counting parameters and
+FLOPs, the ERF) call the library in the demo's own process. Every action
+returns a JSON-able dict, recorded in ``state.json`` and read by the report.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import statistics
+from dataclasses import replace
+from typing import TYPE_CHECKING, Dict, List
+
+from .plan import Step
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runner import Demo
+
+#: Which dataloaders of a config of each kind read the generated data, and from which
+#: task of the generator.
+_LOADERS = {
+    'pretrain': ('cls', ('train_dataloader', 'val_dataloader', 'val_cfg.memory_dataloader')),
+    'knn': ('cls', ('test_dataloader', 'test_cfg.memory_dataloader')),
+    'linear': ('cls', ('train_dataloader', 'val_dataloader', 'test_dataloader')),
+    'detection': ('det', ('train_dataloader', 'val_dataloader', 'test_dataloader')),
+    'segmentation': ('seg', ('train_dataloader', 'val_dataloader', 'test_dataloader')),
+}
+_FOLDERS = dict(cls='imagenet', det='coco', seg=osp.join('ade', 'ADEChallengeData2016'))
+
+
+def data_options(kind: str, data_root: str) -> List[str]:
+    """``--cfg-options`` that point a demo config of ``kind`` at the data in ``data_root``."""
+    task, loaders = _LOADERS[kind]
+    root = osp.join(data_root, _FOLDERS[task])
+    if task != 'det':
+        return [f'{loader}.dataset.data_root={root}' for loader in loaders]
+    # mmdet joins data_root and the image prefix by string concatenation
+    ann = osp.join(root, 'annotations', 'instances_val2017.json')
+    return [f'{loader}.dataset.data_root={root}/' for loader in loaders] + [
+        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}']
+
+
+def read_records(work_dir: str) -> List[dict]:
+    """Logged records of the mmengine runs under ``work_dir`` (scalars, then test metrics)."""
+    records = []
+    paths = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))) + \
+        sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+    for path in paths:
+        with open(path) as f:
+            records.extend(json.loads(line) for line in f if line.strip())
+    return records
+
+
+def last_metrics(work_dir: str, key: str) -> dict:
+    """The last logged record holding ``key`` (the metrics of the final evaluation)."""
+    records = [r for r in read_records(work_dir) if key in r]
+    if not records:
+        raise RuntimeError(f'no {key} was logged under {work_dir}')
+    return {k: v for k, v in records[-1].items() if k not in ('time', 'data_time', 'step')}
+
+
+def parse_options(options) -> dict:
+    """``--cfg-options`` strings as the dict ``tools/train.py`` merges (mmengine's parser)."""
+    import argparse
+
+    from mmengine.config import DictAction
+    if not options:
+        return {}
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(['--cfg-options', *options]).cfg_options
+
+
+def load_config(demo: 'Demo', step: Step, **backbone_changes):
+    """A step's config with its options merged (and ``model.backbone`` changed)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(demo.config_path(step))
+    cfg.merge_from_dict(parse_options(step.options))
+    cfg.model.backbone.update(backbone_changes)
+    return cfg
+
+
+# ----------------------------------------------------------------------------- actions
+def make_data(demo: 'Demo', step: Step) -> dict:
+    """Generate (or reuse) the datasets; the number of images per task and split."""
+    from lkssl_mm.datasets import generate
+    meta = generate(demo.data_root, size=demo.size.data, seed=0, verbose=True,
+                    workers=min(8, os.cpu_count() or 1))
+    return {task: info['num_images'] for task, info in meta['tasks'].items()}
+
+
+def _train(demo: 'Demo', step: Step, *args: str, data: str) -> str:
+    """``tools/train.py`` on the step's config for its length; resumes an interrupted run."""
+    work = demo.run_dir(step)
+    cmd = [demo.config_path(step), '--work-dir', work, f'--{step.task.length}', str(step.length),
+           *args]
+    if osp.exists(osp.join(work, 'last_checkpoint')):
+        cmd.append('--resume')
+    cmd += ['--cfg-options', *step.options, *data_options(data, demo.data_root)]
+    demo.tools.run('tools/train.py', cmd, demo.log_path(step))
+    return work
+
+
+def pretrain(demo: 'Demo', step: Step) -> dict:
+    """DINO pre-training; the checkpoint, throughput, loss and k-NN curves."""
+    from mmengine.config import Config
+    work = _train(demo, step, data=step.task.data)
+    records = read_records(work)
+    train = [r for r in records if 'loss' in r and 'time' in r]
+    dumped = Config.fromfile(osp.join(work, osp.basename(demo.config_path(step))))
+    batch = dumped.train_dataloader.batch_size
+    # the first logged window holds the start-up (workers, first iterations)
+    times = [r['time'] for r in (train[1:] or train)]
+    return dict(checkpoint=osp.join(work, f'epoch_{step.length}.pth'), work_dir=work,
+                batch_size=batch, images_per_second=round(batch / statistics.mean(times), 1),
+                losses=[[r['step'], r['loss']] for r in train],
+                knn=[[r['step'], r['knn/top1_k20']] for r in records
+                     if 'knn/top1_k20' in r and 'loss' not in r])
+
+
+def convert(demo: 'Demo', step: Step) -> dict:
+    """The pre-trained teacher's backbone as a ``backbone.*`` checkpoint."""
+    source = demo.result(f'pretrain_{step.backbone.name}')['checkpoint']
+    out = demo.checkpoint(f'dino_{step.backbone.name}')
+    demo.tools.run('tools/model_converters/ssl2backbone.py',
+                   [source, out, '--which', 'teacher'], demo.log_path(step))
+    return dict(checkpoint=out)
+
+
+def random_init(demo: 'Demo', step: Step) -> dict:
+    """The backbone at its random initialisation with ``step.seed``, saved."""
+    import torch
+
+    from lkssl_mm.analysis.erf_runner import build_backbone
+    from lkssl_mm.utils.ssl_checkpoint import save_atomically
+    torch.manual_seed(step.seed)
+    backbone = build_backbone(load_config(demo, step))
+    backbone.init_weights()
+    out = demo.checkpoint(step.instance)
+    save_atomically(dict(meta=dict(random_init=True, seed=step.seed), state_dict={
+        f'backbone.{k}': v for k, v in backbone.state_dict().items()}), out)
+    return dict(checkpoint=out)
+
+
+def complexity(demo: 'Demo', step: Step) -> dict:
+    """Parameters and FLOPs of the backbone at the pre-training crop size (64 px)."""
+    from lkssl_mm.analysis.complexity import config_complexity
+    info = config_complexity(demo.config_path(step), shape=(64, 64),
+                             cfg_options=parse_options(step.options))
+    return dict(params=info['params'], flops=info['flops'], input_shape=info['input_shape'])
+
+
+def test(demo: 'Demo', step: Step) -> dict:
+    """``tools/test.py`` of the step's backbone checkpoint (k-NN); the final metrics."""
+    work = demo.run_dir(step)
+    demo.tools.run('tools/test.py', [
+        demo.config_path(step), demo.backbone_checkpoint(step), '--work-dir', work,
+        '--cfg-options', *step.options, *data_options(step.task.data, demo.data_root)],
+        demo.log_path(step))
+    return last_metrics(work, step.task.metrics[0].key)
+
+
+def erf(demo: 'Demo', step: Step) -> dict:
+    """Effective receptive field (RepLKNet's method) on 16 validation images at 128 px."""
+    from lkssl_mm.analysis.erf_runner import erf_of_config
+    if step.backbone.erf is None:
+        return dict(defined=False)
+    heatmap = osp.join(demo.work_dir, 'plots', f'erf_{step.instance}.png')
+    os.makedirs(osp.dirname(heatmap), exist_ok=True)
+    result = erf_of_config(load_config(demo, step, **step.backbone.erf),
+                           checkpoint=demo.backbone_checkpoint(step),
+                           image_dir=osp.join(demo.data_root, _FOLDERS['cls'], 'val'),
+                           num_images=16, size=128, out_index=-1, heatmap=heatmap)
+    return dict(result['area_ratio'], heatmap=heatmap, feature_map=step.backbone.erf_map)
+
+
+def finetune(demo: 'Demo', step: Step) -> dict:
+    """Train the step's config from its backbone checkpoint with its seed; final metrics.
+
+    Evaluates once, at the end; an iteration-based run saves a checkpoint halfway,
+    so an interrupted one resumes from there.
+    """
+    options = [f'randomness.seed={step.seed}', f'train_cfg.val_interval={step.length}']
+    if step.task.length == 'iters':
+        options.append(f'default_hooks.checkpoint.interval={max(step.length // 2, 1)}')
+    step = replace(step, options=(*step.options, *options))
+    work = _train(demo, step, '--pretrained', demo.backbone_checkpoint(step),
+                  data=step.task.data)
+    return last_metrics(work, step.task.metrics[0].key)
+
+
+#: Each task's ``action`` -> the function that runs a step of it.
+ACTIONS: Dict[str, object] = dict(data=make_data, pretrain=pretrain, convert=convert,
+                                  random_init=random_init, complexity=complexity, test=test,
+                                  erf=erf, finetune=finetune)
