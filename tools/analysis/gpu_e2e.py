@@ -108,7 +108,7 @@ PROFILES = {
     'gpu': Profile('gpu', preset='full', cls_size=256, det=(640, 64, 32), seg=(512, 80, 32),
                    dino_batch=64, dino_iters=48, bench_iters=24, seg_iters=40, log_every=6,
                    budget=570, min_start=20,
-                   limits=dict(setup=330, env=30, data=60, dino=120, convert=20, knn=45,
+                   limits=dict(setup=480, env=30, data=60, dino=120, convert=20, knn=45,
                                mask_rcnn=75, upernet=60, bench=60, dist=60)),
     # The same steps on 2 CPU cores with toy sizes (tests/test_gpu_e2e.py).
     'cpu-dry-run': Profile('cpu-dry-run', preset='tiny', cls_size=64, det=(128, 4, 2),
@@ -623,10 +623,30 @@ class Pipeline:
 SUMMARY_FIGURES = ('img_per_s', 'it_per_s', 'peak_memory_mb', 'data_wait_share',
                    'losses_finite', 'loss_first', 'loss_last', 'knn/top1_k20',
                    'coco/bbox_mAP', 'coco/segm_mAP', 'mIoU', 'metrics_present')
+#: The tables of docs/gpu.md: (title, columns as (header, record key), step names).
+SUMMARY_TABLES = (
+    ('DINO pre-training', (('img/s/GPU', 'img_per_s'), ('peak memory (MB)', 'peak_memory_mb'),
+                           ('data-wait share', 'data_wait_share'),
+                           ('losses finite', 'losses_finite'), ('config', 'config')),
+     ('dino_k13', 'dino_k7', 'dino_k9', 'dino_k31', 'dino_k51d', 'dino_vit-s-p16',
+      'dino_swin-t', 'dist')),
+    ('Transfer from the converted k13 backbone',
+     (('it/s', 'it_per_s'), ('img/s', 'img_per_s'), ('peak memory (MB)', 'peak_memory_mb'),
+      ('losses finite', 'losses_finite'), ('metrics present', 'metrics_present'),
+      ('config', 'config')),
+     ('knn', 'mask_rcnn', 'upernet')),
+)
+
+
+def _cells(record: dict, keys: Sequence[str]) -> List[str]:
+    """A table row's cells: the figures of a step that ran, else its status first."""
+    if record.get('status') != 'ok':
+        return [record.get('status', 'not run')] + [''] * (len(keys) - 1)
+    return [str(record.get(key, '')).replace('|', '/') for key in keys]
 
 
 def summarise(records: List[dict]) -> str:
-    """A markdown summary of ``progress.jsonl``: the device and one line per step."""
+    """A markdown summary of ``progress.jsonl``: device, the docs/gpu.md tables, every step."""
     last = {}
     for record in records:
         if record.get('step') != 'run':
@@ -634,16 +654,24 @@ def summarise(records: List[dict]) -> str:
     lines = ['# gpu_e2e summary', '']
     env = last.get('env', {})
     if env.get('status') == 'ok':
-        lines += [f'device: {env.get("device")} x{env.get("gpus")}, torch {env.get("torch")} '
-                  f'(CUDA {env.get("cuda")}, cuDNN {env.get("cudnn")}), triton '
-                  f'{env.get("triton")}, mmcv {env.get("mmcv")} (CUDA ops: '
+        lines += [f'device: {env.get("device")} x{env.get("gpus")} ({env.get("nvidia_smi", "")}), '
+                  f'torch {env.get("torch")} (CUDA {env.get("cuda")}, cuDNN {env.get("cudnn")}), '
+                  f'triton {env.get("triton")}, mmcv {env.get("mmcv")} (CUDA ops: '
                   f'{env.get("mmcv_cuda_ops")}), mmengine {env.get("mmengine")}, mmpretrain '
                   f'{env.get("mmpretrain")}, mmdet {env.get("mmdet")}, mmseg '
-                  f'{env.get("mmseg")}, numpy {env.get("numpy")}', '']
+                  f'{env.get("mmseg")}, numpy {env.get("numpy")}, opencv {env.get("cv2")}', '']
     setup = last.get('setup', {})
     if 'mmcv_build_s' in setup:
         lines += [f'mmcv build: {setup["mmcv_build_s"]} s ({setup.get("mmcv_key")})', '']
-    lines += ['| step | status | seconds (limit) | figures |', '|---|---|---|---|']
+    for title, columns, steps in SUMMARY_TABLES:
+        lines += [f'{title}:', '', '| step | ' + ' | '.join(h for h, _ in columns) + ' |',
+                  '|---' * (len(columns) + 1) + '|']
+        keys = [key for _, key in columns]
+        lines += [f'| {step} | ' + ' | '.join(_cells(last.get(step, {}), keys)) + ' |'
+                  for step in steps]
+        lines.append('')
+    lines += ['Every step:', '', '| step | status | seconds (limit) | figures |',
+              '|---|---|---|---|']
     for name, record in last.items():
         figures = ', '.join(f'{k} {record[k]}' for k in SUMMARY_FIGURES if k in record)
         if record.get('status') in ('skipped', 'failed'):
