@@ -11,7 +11,8 @@
 #   GPU the CUDA ops are built for the architectures of the visible GPUs only
 #   (TORCH_CUDA_ARCH_LIST, e.g. "9.0" on an H100/H200; set it yourself to build
 #   for others, e.g. "8.0;9.0" for a cluster of A100s and H100s), with MAX_JOBS
-#   parallel jobs (default: all cores). The build time is printed.
+#   parallel jobs (default: all cores). The build time is printed; an interrupted build
+#   resumes with what it had compiled ($LKSSL_CACHE/build/<key>).
 # * Installs the remaining pins and the package itself (editable).
 # * Writes a stamp; when nothing changed, a later run returns at once.
 #
@@ -168,18 +169,29 @@ else
   archs="$(sed -n 's/^ARCHS=//p' <<<"$settings")"
   wheel_dir="$CACHE/wheels/$key"
   if ! ls "$wheel_dir"/mmcv-*.whl >/dev/null 2>&1; then
-    build="$(mktemp -d)"
-    "${PIP[@]}" download --no-deps --no-binary :all: --no-build-isolation \
-      "mmcv==$MMCV_VERSION" -d "$build"
-    tar -xzf "$build"/mmcv-*.tar.gz -C "$build"
-    src="$(ls -d "$build"/mmcv-*/)"
+    # Built in place in a folder kept until the wheel exists: an interrupted build (a time
+    # limit, a lost connection) resumes with the objects it had compiled (ninja).
+    build="$CACHE/build/$key"
     torch_inc="$("$PY" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "include"))')"
-    if grep -qs "C++20 or later" "$torch_inc/ATen/ATen.h"; then
-      log "torch headers need C++20: patching mmcv's -std flags"
-      sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' "$src/setup.py"
-      # nvcc gets no -std from mmcv; torch would add -std=c++17
-      export MMCV_CUDA_ARGS="${MMCV_CUDA_ARGS:--std=c++20}"
+    cxx20=0
+    grep -qs "C++20 or later" "$torch_inc/ATen/ATen.h" && cxx20=1
+    if [[ -f "$build/.unpacked" ]]; then
+      log "resuming the interrupted mmcv build in $build"
+    else
+      rm -rf "$build" && mkdir -p "$build"
+      "${PIP[@]}" download --no-deps --no-binary :all: --no-build-isolation \
+        "mmcv==$MMCV_VERSION" -d "$build"
+      tar -xzf "$build"/mmcv-*.tar.gz -C "$build"
+      if [[ $cxx20 == 1 ]]; then
+        log "torch headers need C++20: patching mmcv's -std flags"
+        sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' \
+          "$(ls -d "$build"/mmcv-*/)setup.py"
+      fi
+      touch "$build/.unpacked"
     fi
+    src="$(ls -d "$build"/mmcv-*/)"
+    # nvcc gets no -std from mmcv; torch would add -std=c++17
+    [[ $cxx20 == 1 ]] && export MMCV_CUDA_ARGS="${MMCV_CUDA_ARGS:--std=c++20}"
     export MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}"
     if [[ "$key" == *-cu* ]]; then
       export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$archs"

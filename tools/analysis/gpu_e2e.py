@@ -719,8 +719,7 @@ def setup_phase(out_dir: Path, profile: Profile, budget: float) -> int:
         built = re.match(r'\[setup_env\] mmcv build: (\d+) s \(([^,]+),', line)
         if built:
             record.update(mmcv_build_s=int(built.group(1)), mmcv_key=built.group(2))
-        elif line.startswith(('[setup_env] reusing cached mmcv wheel', '[setup_env] mmcv: ',
-                              '[setup_env] mmcv build settings: ')):
+        if line.startswith('[setup_env] ') and 'mmcv' in line:
             record.setdefault('mmcv', []).append(line.split('] ', 1)[1])
     python = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ''
     if proc.returncode != 0 or not python:
