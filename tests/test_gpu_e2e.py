@@ -190,13 +190,13 @@ STEPS = ['env', 'data', 'dino_k13', 'convert', 'knn', 'mask_rcnn', 'upernet', 'd
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(3000)
 def test_cpu_dry_run_runs_the_gpu_steps_with_the_real_configs(tmp_path):
     out = tmp_path / 'out'
     env = dict(os.environ, PYTHON=sys.executable, VIRTUAL_ENV=sys.prefix)
     proc = subprocess.run(['bash', 'tools/analysis/gpu_e2e.sh', str(out), '--cpu-dry-run',
                            '--only', ','.join(STEPS)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=2700)
     records = gpu_e2e.read_progress(out / 'progress.jsonl')
     final = {r['step']: r for r in records if r.get('status') not in ('started', None)}
     failed = {k: (v.get('error'), v.get('log_tail')) for k, v in final.items()
@@ -206,7 +206,7 @@ def test_cpu_dry_run_runs_the_gpu_steps_with_the_real_configs(tmp_path):
     assert final['setup']['plan_only'] and final['setup']['python'] == sys.executable
     for step in ['dino_k13', 'mask_rcnn', 'upernet', 'dino_k51d', 'dino_swin-t', 'dist']:
         assert final[step]['losses_finite'] and final[step]['img_per_s'] > 0, final[step]
-    assert final['dino_k13']['iters'] == 2 and Path(final['dino_k13']['checkpoint']).exists()
+    assert final['dino_k13']['iters'] == 1 and Path(final['dino_k13']['checkpoint']).exists()
     assert final['dino_k13']['config'] == 'configs/dino/dino_lkconvnext-t-k13-ln_8xb64-100e_in1k.py'
     assert final['dist']['gpus'] == 2 and final['dist']['iters'] == 1
     assert final['knn']['metrics_present'] and 0 <= final['knn']['knn/top1_k20'] <= 100

@@ -18,7 +18,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PINS="$ROOT/requirements/pins.txt"
 CARRY=${CARRY:-"setuptools wheel ninja numpy mmengine mmpretrain mmdet mmsegmentation ftfy
 wcwidth pycocotools shapely addict yapf platformdirs termcolor mat4py model-index ordered-set
-importlib_metadata terminaltables prettytable"}
+importlib_metadata lazy-importer terminaltables prettytable"}
 python=${PYTHON:-python3}
 
 pin() {

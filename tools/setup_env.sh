@@ -118,8 +118,8 @@ if [[ $PLAN == 1 ]]; then
   log "plan only: nothing is changed"
   log "environment: $VENV$([[ -x "$PY" ]] || echo ' (would be created)')"
   log "wheelhouse: ${WHEELHOUSE:-none (packages from the index)}"
-  if [[ -x "$PY" ]] && stamp_current; then
-    log "stamp: current (a set-up would return at once)"
+  if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want_stamp" ]]; then
+    log "stamp: current (a set-up returns at once if the packages import)"
   else
     log "stamp: out of date or missing (a set-up would install)"
   fi

@@ -111,12 +111,13 @@ PROFILES = {
                    limits=dict(setup=480, env=30, data=60, dino=120, convert=20, knn=45,
                                mask_rcnn=75, upernet=60, bench=60, dist=60)),
     # The same steps on 2 CPU cores with toy sizes (tests/test_gpu_e2e.py).
-    'cpu-dry-run': Profile('cpu-dry-run', preset='tiny', cls_size=64, det=(128, 4, 2),
-                           seg=(96, 4, 2), dino_batch=1, dino_iters=2, bench_iters=1,
-                           seg_iters=2, log_every=1, budget=1500, min_start=5,
-                           limits=dict(setup=120, env=60, data=60, dino=240, convert=60,
-                                       knn=120, mask_rcnn=240, upernet=180, bench=180,
-                                       dist=240),
+    'cpu-dry-run': Profile('cpu-dry-run', preset='tiny', cls_size=64, det=(128, 2, 1),
+                           seg=(96, 2, 1), dino_batch=1, dino_iters=1, bench_iters=1,
+                           seg_iters=1, log_every=1, budget=3000, min_start=5,
+                           # generous: they only stop a hang (2 shared cores are slow)
+                           limits=dict(setup=240, env=180, data=180, dino=480, convert=240,
+                                       knn=300, mask_rcnn=480, upernet=360, bench=360,
+                                       dist=480),
                            toy=True),
 }
 
@@ -496,8 +497,16 @@ class Pipeline:
         seconds = self.tool(limit, 'tools/test.py', KNN, backbone, '--work-dir', work,
                             '--cfg-options', *options, *self.toy_options('knn', KNN))
         images = sum(self.done['data']['cls_images'].values())
-        return dict(config=KNN, seconds_with_startup=round(seconds, 1), images=images,
-                    **metric_figures(scalar_records(work), ['knn/top1_k20', 'knn/top1_k200']))
+        return self.checked(dict(config=KNN, seconds_with_startup=round(seconds, 1),
+                                 images=images, **metric_figures(
+                                     scalar_records(work), ['knn/top1_k20', 'knn/top1_k200'])))
+
+    def checked(self, figures: dict) -> dict:
+        """``figures``, or a StepError (keeping them) when a metric was not logged."""
+        if not figures.get('metrics_present'):
+            self.figures_so_far = figures
+            raise StepError('the evaluation logged no metric (see the log)')
+        return figures
 
     def finetune(self, kind: str, config: str, length: int, metrics: Sequence[str],
                  limit: float, options: Sequence[str]) -> dict:
@@ -516,9 +525,9 @@ class Pipeline:
         finally:
             records = scalar_records(work)
             self.figures_so_far = train_figures(records, 2)
-        return dict(config=config, batch_per_gpu=2, amp=amp,
-                    seconds_with_startup=round(seconds, 1), **self.figures_so_far,
-                    **metric_figures(records, metrics))
+        return self.checked(dict(config=config, batch_per_gpu=2, amp=amp,
+                                 seconds_with_startup=round(seconds, 1), **self.figures_so_far,
+                                 **metric_figures(records, metrics)))
 
     def mask_rcnn(self, limit: float) -> dict:
         from lkssl_mm.datasets import DET_CLASSES
@@ -527,9 +536,16 @@ class Pipeline:
         classes = format_value(tuple(DET_CLASSES))
         loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
         options = [f'{k}.dataset.data_root={det}/' for k in loaders]
-        # the generated data's 4 categories (the 80-class model is kept)
+        # the generated data's 4 categories, for the data and the heads (an 80-class head
+        # predicts labels that CocoMetric cannot map to the annotation file's categories)
         options += [f'{k}.dataset.metainfo.classes={classes}' for k in loaders]
+        options += [f'model.roi_head.{head}.num_classes={len(DET_CLASSES)}'
+                    for head in ('bbox_head', 'mask_head')]
         options += [f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}']
+        # After a few dozen iterations the fresh box head's class scores are still about
+        # uniform (1/81, below mmdet's 0.05 threshold): CocoMetric would get no detection
+        # and log no AP. The evaluation pass keeps every box instead.
+        options.append('model.test_cfg.rcnn.score_thr=0.0')
         return self.finetune('mask_rcnn', MASK_RCNN, 1, ['coco/bbox_mAP', 'coco/segm_mAP'],
                              limit, options)
 
