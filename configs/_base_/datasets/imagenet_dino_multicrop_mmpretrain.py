@@ -1,6 +1,11 @@
 # ImageNet-1k with DINO's multi-crop: 2 global 224 crops (scale 0.4-1) and
 # 8 local 96 crops (scale 0.05-0.4), flip, colour jitter, grayscale, blur and
 # solarisation as in facebookresearch/dino (main_dino.py DataAugmentationDINO).
+# The former pipeline, kept selectable: everything per image in the data loader
+# with mmpretrain's MultiView and numpy transforms. The default,
+# imagenet_dino_multicrop.py, draws the same augmentation about 5x faster per
+# CPU core (docs/speed.md, "Data loading"); to use this one, inherit it in place
+# of imagenet_dino_multicrop.py.
 dataset_type = 'ImageNet'
 data_root = 'data/imagenet/'
 data_preprocessor = dict(

@@ -1,7 +1,9 @@
 # DINO multi-crop on the generated ImageNet-style data (tools/data/make_synthetic.py):
 # the ImageNet recipe's views at 64 px (2 global) and 32 px (4 local) crops, with the
-# Gaussian blur radius (0.1-2.0 px for 224 px crops) scaled to 64 px.
-_base_ = ['./imagenet_dino_multicrop.py']
+# Gaussian blur radius (0.1-2.0 px for 224 px crops) scaled to 64 px; with the
+# former pipeline (mmpretrain's MultiView, all in the data loader), kept
+# selectable. The default is synthetic_dino_multicrop.py.
+_base_ = ['./imagenet_dino_multicrop_mmpretrain.py']
 data_root = 'data/synthetic/imagenet/'
 blur_radius = (0.1 * 64 / 224, 2.0 * 64 / 224)
 
