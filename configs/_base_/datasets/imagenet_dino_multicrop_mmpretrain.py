@@ -3,9 +3,9 @@
 # solarisation as in facebookresearch/dino (main_dino.py DataAugmentationDINO).
 # The former pipeline, kept selectable: everything per image in the data loader
 # with mmpretrain's MultiView and numpy transforms. The default,
-# imagenet_dino_multicrop.py, draws the same augmentation about 5x faster per
-# CPU core (docs/speed.md, "Data loading"); to use this one, inherit it in place
-# of imagenet_dino_multicrop.py.
+# imagenet_dino_multicrop.py, draws the same augmentation about 9x faster per
+# data-loading CPU core (docs/speed.md, "Data loading"); to use this one, inherit
+# it in place of imagenet_dino_multicrop.py.
 dataset_type = 'ImageNet'
 data_root = 'data/imagenet/'
 data_preprocessor = dict(

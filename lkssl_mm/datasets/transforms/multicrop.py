@@ -10,7 +10,7 @@ the probabilities and ranges of facebookresearch/dino ``main_dino.py``
 ``DataAugmentationDINO`` — and hands them over as ``photometric_params``;
 :class:`lkssl_mm.models.MultiCropDataPreprocessor` applies them batched on
 the training device. mmpretrain's ``MultiView`` with its numpy transforms does
-it all per image in the data loader, at about a fifth of the speed
+it all per image in the data loader, about 9x slower per CPU core
 (docs/speed.md, "Data loading").
 
 All randomness is drawn here, from NumPy's global generator like mmcv's and
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
-from PIL import Image, ImageFile
+from PIL import ImageFile
 
 from .loading import CorruptImageError
 
@@ -46,7 +46,7 @@ VIEW_SETTINGS = ('crop_ratio_range', 'flip_prob', 'color_jitter', 'grayscale_pro
                  'blur_sigma', 'solarize_prob', 'solarize_threshold')
 VIEW_KEYS = ('num_views', 'size', 'crop_scale_range') + VIEW_SETTINGS
 JITTER_KEYS = ('prob', ) + JITTER_OPS
-PIL_RESAMPLING = dict(bilinear=Image.BILINEAR, bicubic=Image.BICUBIC)  # antialiased in torch too
+INTERPOLATIONS = ('bicubic', 'bilinear')  # antialiased like Pillow's
 DRAFT_SCALES = (8, 4, 2)  # libjpeg's DCT scalings that PIL's draft offers
 
 
@@ -104,13 +104,12 @@ def sample_crop_box(width: int, height: int, scale: Tuple[float, float],
     return (width - w) // 2, (height - h) // 2, w, h
 
 
-def _decode(img, draft_size: Optional[Tuple[int, int]]) -> Tuple[object, float, bool]:
-    """Decode for cropping: (image, scale <= 1 it was decoded at, channels are BGR).
+def _decode(img, draft_size: Optional[Tuple[int, int]]) -> Tuple[torch.Tensor, float, bool]:
+    """Decode for cropping: (1, 3, H, W) uint8, the scale it was decoded at, BGR or RGB.
 
     An undecoded JPEG is decoded at reduced DCT scale (PIL ``draft``) when
-    ``draft_size`` allows and then stays a PIL image (its crop boxes become
-    fractional); everything else becomes a (1, 3, H, W) uint8 tensor whose
-    memory is HWC (channels_last), the layout torch's fast uint8 resize wants.
+    ``draft_size`` allows. The tensor's memory is HWC (channels_last), the
+    layout torch's fast uint8 resize wants.
     """
     if isinstance(img, np.ndarray):  # decoded by mmcv: BGR, or gray
         img = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
@@ -122,27 +121,27 @@ def _decode(img, draft_size: Optional[Tuple[int, int]]) -> Tuple[object, float, 
         if drafted is not None:
             scale = drafted[1][2] / width  # the box is the original size over the DCT scale
     img = img if img.mode == 'RGB' else img.convert('RGB')
-    if scale < 1:
-        img.load()
-        return img, scale, False
-    return torch.from_numpy(np.array(img)).permute(2, 0, 1)[None], 1., False
+    return torch.from_numpy(np.array(img)).permute(2, 0, 1)[None], scale, False
 
 
-def _resize_box(image, box: Tuple[int, int, int, int], scale: float, size: Tuple[int, int],
-                interpolation: str) -> np.ndarray:
+def _resize_box(image: torch.Tensor, box: Tuple[int, int, int, int], scale: float,
+                size: Tuple[int, int], interpolation: str) -> np.ndarray:
     """The crop ``box`` (x0, y0, w, h, original pixels) resized to ``size`` (h, w), HWC uint8.
 
-    At full scale torch's antialiased uint8 resize of the crop (what PIL's
-    crop-then-resize in the reference computes, to +-2 levels, 4x faster);
-    at reduced scale PIL's resize of the box mapped exactly (fractional).
+    torch's antialiased uint8 resize of the crop: what the reference's PIL
+    crop-then-resize computes, to +-2 levels, 4x faster than PIL. On an image
+    decoded at ``scale`` < 1 the box's edges are rounded to its pixel grid,
+    which moves each by at most half a decoded pixel (less than half an output
+    pixel, as the crop is at least ``1 / scale`` times its output size).
     """
     x0, y0, w, h = box
-    if scale == 1:
-        crop = image[..., y0:y0 + h, x0:x0 + w]
-        out = F.interpolate(crop, size=size, mode=interpolation, antialias=True)
-        return out[0].permute(1, 2, 0).numpy()
-    fractional = (x0 * scale, y0 * scale, (x0 + w) * scale, (y0 + h) * scale)
-    return np.asarray(image.resize(size[::-1], PIL_RESAMPLING[interpolation], box=fractional))
+    height, width = image.shape[-2:]
+    left, top = min(round(x0 * scale), width - 1), min(round(y0 * scale), height - 1)
+    right = min(max(round((x0 + w) * scale), left + 1), width)
+    bottom = min(max(round((y0 + h) * scale), top + 1), height)
+    crop = image[..., top:bottom, left:right]
+    return F.interpolate(crop, size=size, mode=interpolation, antialias=True)[0].permute(
+        1, 2, 0).numpy()
 
 
 @TRANSFORMS.register_module()
@@ -159,9 +158,9 @@ class MultiCrop(BaseTransform):
 
     Reads ``img``: a PIL image not decoded yet (``StrictLoadImageFromFile``
     with ``defer_decode=True``; JPEGs are then decoded at reduced scale when
-    every crop allows it, and a file that fails to decode is skipped or stops
-    the run under the loader's ``max_skips``) or a decoded BGR array (mmcv's
-    loaders).
+    every crop allows it, the boxes still drawn in the original image, and a
+    file that fails to decode is skipped or stops the run under the loader's
+    ``max_skips``) or a decoded BGR array (mmcv's loaders).
     Writes ``img``: a list of uint8 BGR (H, W, 3) arrays, one per view, in the
     order of ``views``; ``photometric_params``: float32 (num views,
     len(PHOTOMETRIC_PARAMS)); ``crop_boxes``: (num views, 4) x0, y0, w, h in
@@ -204,9 +203,9 @@ class MultiCrop(BaseTransform):
                  solarize_prob: float = 0.,
                  solarize_threshold: float = 128,
                  draft: bool = True):
-        if interpolation not in PIL_RESAMPLING:
+        if interpolation not in INTERPOLATIONS:
             raise ValueError(f'MultiCrop: interpolation={interpolation!r}, expected one of '
-                             f'{list(PIL_RESAMPLING)}')
+                             f'{list(INTERPOLATIONS)}')
         if not views:
             raise ValueError('MultiCrop: views is empty; give at least one view kind')
         defaults = dict(crop_ratio_range=crop_ratio_range, flip_prob=flip_prob,
