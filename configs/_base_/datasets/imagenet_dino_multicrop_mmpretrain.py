@@ -6,12 +6,12 @@
 # imagenet_dino_multicrop.py, draws the same augmentation about 9x faster per
 # data-loading CPU core (docs/speed.md, "Data loading"); to use this one, inherit
 # it in place of imagenet_dino_multicrop.py.
-dataset_type = 'ImageNet'
-data_root = 'data/imagenet/'
+_base_ = ['./imagenet_dino_multicrop.py']  # the same data and loader settings
 data_preprocessor = dict(
+    _delete_=True,
     type='SelfSupDataPreprocessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
+    mean=_base_.data_preprocessor.mean,
+    std=_base_.data_preprocessor.std,
     to_rgb=True)
 
 flip_and_color_jitter = [
@@ -51,13 +51,4 @@ train_pipeline = [
          transforms=[global_view_1, global_view_2, local_view]),
     dict(type='PackInputs'),
 ]
-train_dataloader = dict(
-    batch_size=64,
-    num_workers=10,
-    persistent_workers=True,
-    pin_memory=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, split='train',
-                 pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
