@@ -396,6 +396,8 @@ def test_bad_settings_and_missing_parameters_are_named(tmp_path):
     views = [torch.zeros(2, 3, 8, 8, dtype=torch.uint8)] * 2
     with pytest.raises(KeyError, match='photometric_params'):
         preprocessor(dict(inputs=views, data_samples=[]), True)
+    with pytest.raises(ValueError, match="color_type must be 'color'"):
+        StrictLoadImageFromFile(defer_decode=True, color_type='grayscale')
     garbage = tmp_path / 'garbage.jpg'
     garbage.write_bytes(b'\xff\xd8 not really a JPEG \xff\xd9')
     with pytest.raises(CorruptImageError, match='garbage.jpg'):

@@ -57,6 +57,11 @@ class StrictLoadImageFromFile(LoadImageFromFile):
 
     def __init__(self, max_skips: int = 0, defer_decode: bool = False, **kwargs):
         super().__init__(**kwargs)
+        if defer_decode and (self.color_type != 'color' or self.to_float32):
+            raise ValueError('StrictLoadImageFromFile: defer_decode=True hands an undecoded RGB '
+                             'PIL image to the next transform, so color_type must be '
+                             f"'color' (got {self.color_type!r}) and to_float32 False (got "
+                             f'{self.to_float32})')
         self.max_skips = max_skips
         self.defer_decode = defer_decode
         self.skipped = 0
