@@ -465,6 +465,9 @@ def test_workers_are_seeded_reproducibly_and_draw_different_augmentations(tmp_pa
 
 
 def _ddp_worker(rank, world_size, port, root, out):
+    # a forked child must not enter the parent's OpenMP thread pool (GNU libgomp hangs);
+    # PyTorch's own data-loader workers do the same
+    torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     dist.init_process_group('gloo', rank=rank, world_size=world_size)
     try:
