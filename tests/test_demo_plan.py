@@ -161,3 +161,24 @@ def test_linear_probes_train_only_the_head(config):
     model.train()
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all(n.startswith(('neck.', 'head.')) for n in trainable), trainable
+
+
+def test_a_work_dir_is_reused_only_with_the_settings_it_ran_with(tmp_path, capsys):
+    work, data = str(tmp_path / 'work'), str(tmp_path / 'data')
+    tasks = [by_name(TASKS, name, 'task') for name in ('random', 'complexity')]
+    demo = Demo('tiny', work, data)
+    first = demo.run(demo.plan(backbones=BACKBONES[:1], tasks=tasks))
+    assert first['backbones']['k3']['complexity']['params'] == 1146784
+    again = Demo('tiny', work, data)
+    assert again.run(again.plan(backbones=BACKBONES[:1], tasks=tasks)) == first
+    assert capsys.readouterr().out.count('done earlier') == 2
+    with pytest.raises(ValueError, match=r"random_k3 \(options \['model.backbone.kernel_size=3'"
+                       r"\], now \['model.backbone.kernel_size=3', 'model.backbone.drop_path_"
+                       r"rate=0.1'\]\).*Use another --work-dir"):
+        again.run(again.plan(backbones=BACKBONES[:1], tasks=tasks, extra_options=dict(
+            random=['model.backbone.drop_path_rate=0.1'])))
+    with pytest.raises(ValueError, match=r"records a demo with other settings \(data_root "
+                       rf"'{data}', now '{tmp_path}/other'\)"):
+        Demo('tiny', work, str(tmp_path / 'other'))
+    with pytest.raises(ValueError, match=r"size 'tiny', now 'small'"):
+        Demo('small', work, data)

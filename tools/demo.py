@@ -25,6 +25,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from demo_pipeline import SIZES, Demo, write_report  # noqa: E402
+from demo_pipeline.runner import OtherSettings  # noqa: E402
 
 
 def seed_count(text: str) -> int:
@@ -54,9 +55,13 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     work_dir = args.work_dir or osp.join('work_dirs', 'demo', args.size)
     data_root = args.data_root or osp.join('data', f'synthetic_{args.size}')
-    demo = Demo(args.size, work_dir, data_root, seeds=args.finetune_seeds,
-                fresh_processes=args.fresh_processes)
-    return write_report(demo.run(), demo.work_dir)
+    try:
+        demo = Demo(args.size, work_dir, data_root, seeds=args.finetune_seeds,
+                    fresh_processes=args.fresh_processes)
+        results = demo.run()
+    except OtherSettings as error:  # the work dir holds other results: nothing was run
+        sys.exit(f'demo: error: {error}')
+    return write_report(results, demo.work_dir)
 
 
 if __name__ == '__main__':

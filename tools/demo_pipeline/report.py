@@ -157,7 +157,8 @@ def conclusions(results: dict, compared: dict) -> List[str]:
     for pair in compared['backbones']:
         wins, detail = _tally(pair['metrics'])
         first, second = backbones[pair['first']]['label'], backbones[pair['second']]['label']
-        lines.append(f'{pair["question"].capitalize()}: {first} vs {second} (both DINO, '
+        question = pair['question'][:1].upper() + pair['question'][1:]
+        lines.append(f'{question}: {first} vs {second} (both DINO, '
                      f'same recipe and budget): {first} {verdict(wins, len(pair["metrics"]))}'
                      f', better on {wins} of {len(pair["metrics"])} metrics ({detail})'
                      f'{_spread_note(pair["metrics"])}.')

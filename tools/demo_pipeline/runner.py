@@ -14,16 +14,22 @@ from .table import BACKBONES, SIZES, TASKS, Backbone, Task, with_length
 #: The repository root: configs/ and tools/ are read from it (the demo needs a checkout).
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIGS = osp.join(ROOT, 'configs', 'demo')
-#: Bumped when the steps' meaning changes; a state file of another version starts over.
+#: Bumped when the steps' meaning changes; a state file of another version is refused.
 STATE_VERSION = 2
+
+
+class OtherSettings(ValueError):
+    """A work dir holds steps that ran with other settings than the ones asked for."""
 
 
 class Demo:
     """The demo of one size in one work dir: plans, runs (skipping finished steps), gathers.
 
     Finished steps are recorded in ``<work_dir>/state.json`` (written atomically)
-    and skipped when the demo runs again; an interrupted training step resumes
-    from its last checkpoint.
+    with the settings they ran with, and skipped when the demo runs again; an
+    interrupted training step resumes from its last checkpoint. A work dir whose
+    steps ran with other settings (size, data, run length, options) is refused,
+    naming them, rather than mixed with new results.
 
     Args:
         size (str): 'tiny', 'small' or 'full' (:data:`~demo_pipeline.table.SIZES`).
@@ -76,14 +82,20 @@ class Demo:
 
     # ------------------------------------------------------------------ state
     def _load_state(self) -> dict:
-        if osp.exists(self.state_path):
-            with open(self.state_path) as f:
-                state = json.load(f)
-            if state.get('size') == self.size_name and state.get('version') == STATE_VERSION:
-                return state
-            log(f'{self.state_path} belongs to another demo (size {state.get("size")!r}, '
-                f'version {state.get("version")}); starting over')
-        return dict(version=STATE_VERSION, size=self.size_name, steps={})
+        fresh = dict(version=STATE_VERSION, size=self.size_name, data_root=self.data_root,
+                     steps={})
+        if not osp.exists(self.state_path):
+            return fresh
+        with open(self.state_path) as f:
+            state = json.load(f)
+        differ = {k: (state.get(k), v) for k, v in fresh.items()
+                  if k != 'steps' and state.get(k) != v}
+        if differ:
+            raise OtherSettings(
+                f'{self.state_path} records a demo with other settings ('
+                + ', '.join(f'{k} {old!r}, now {new!r}' for k, (old, new) in differ.items())
+                + '); use another --work-dir, or delete this one to start over')
+        return state
 
     def _save_state(self) -> None:
         tmp = self.state_path + '.tmp'
@@ -129,6 +141,18 @@ class Demo:
         names = [step.name for step in plan]
         if len(set(names)) != len(names):
             raise ValueError(f'step names repeat in the plan: {names}')
+        changed = []
+        for step in plan:
+            done = self.state['steps'].get(step.name)
+            old, new = (done or {}).get('settings'), settings(step)
+            if done is not None and old != new:
+                changed.append(f'{step.name} (' + ', '.join(
+                    f'{key} {old.get(key) if old else None!r}, now {new[key]!r}'
+                    for key in new if not old or old.get(key) != new[key]) + ')')
+        if changed:
+            raise OtherSettings(f'steps in {self.work_dir} ran with other settings: '
+                             + '; '.join(changed) + '. Use another --work-dir, or delete '
+                             'this one to start over')
         start = time.time()
         for index, step in enumerate(plan, 1):
             done = self.state['steps'].get(step.name)
@@ -139,8 +163,8 @@ class Demo:
             log(f'step {index}/{len(plan)}: {step.name}')
             began = time.time()
             result = ACTIONS[step.task.action](self, step)
-            self.state['steps'][step.name] = dict(seconds=round(time.time() - began, 1),
-                                                  result=result)
+            self.state['steps'][step.name] = dict(
+                seconds=round(time.time() - began, 1), settings=settings(step), result=result)
             self._save_state()
             log(f'{step.name}: finished in {time.time() - began:.0f} s')
         log(f'all {len(plan)} steps done ({time.time() - start:.0f} s this run)')
@@ -182,6 +206,12 @@ class Demo:
                     machine=dict(device='cuda' if torch.cuda.is_available() else 'cpu',
                                  cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads()),
                     plan=[step.name for step in plan])
+
+
+def settings(step: Step) -> dict:
+    """What a step's result depends on besides the code: recorded, and compared on reruns."""
+    return dict(config=step.task.config_of(step.backbone) if step.task.config else None,
+                length=step.length, seed=step.seed, options=list(step.options))
 
 
 def mean_of_runs(runs: List[dict]) -> dict:
