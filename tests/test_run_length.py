@@ -248,6 +248,22 @@ def test_runner_type_applies_run_length_for_the_libraries_tools(tmp_path):
     assert 'param_scheduler.0(LinearLR) runs over 2 iterations' in log
 
 
+def test_resumed_schedulers_step_the_runners_optimizer(tmp_path):
+    """On resume mmengine passes the built schedulers back to build_param_scheduler."""
+    cfg = toy_config(tmp_path)
+    cfg.default_hooks.checkpoint.interval = 5
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    full = list(runner.message_hub.get_scalar('train/lr').data[0])
+    cfg = toy_config(tmp_path / 'resumed')
+    cfg.merge_from_dict(dict(resume=True, load_from=str(tmp_path / 'epoch_5.pth')))
+    resumed = RUNNERS.build(cfg)
+    resumed.train()
+    assert all(s.optimizer is resumed.optim_wrapper for s in resumed.param_schedulers)
+    lr = list(resumed.message_hub.get_scalar('train/lr').data[0])
+    assert lr[-15:] == pytest.approx(full[-15:]) and lr[-1] < lr[-15]
+
+
 def test_train_py_epochs_option(tmp_path, monkeypatch):
     import importlib.util
     spec = importlib.util.spec_from_file_location('train_tool', 'tools/train.py')
