@@ -13,6 +13,9 @@ model = dict(
         _delete_=True,
         out_indices=(0, 1, 2, 3),
         norm_intermediate_features=True,
+        # no RepLKNet Mask R-CNN 1x upstream: above the -T backbones' 0.2 for a larger model
+        # (RepLKNet README.md:215), below its 36-epoch Cascade Mask R-CNN's 0.6
+        # (detection/configs/RepLKNet_cascade_mask_rcnn_coco.py:10)
         drop_path_rate=0.3,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(in_channels=_base_.backbone_channels))

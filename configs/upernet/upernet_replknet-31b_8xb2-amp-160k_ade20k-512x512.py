@@ -1,7 +1,8 @@
 # UperNet on ADE20K, 160k iterations at 512x512 (8 GPUs x 2 images), with the
 # DINO-pretrained RepLKNet-31B (mmpretrain's implementation, reused as is); recipe in
 # configs/_base_/recipes/upernet_160k_ade20k-512x512.py. RepLKNet has no layer ids, so
-# the lr is uniform (mmengine's default constructor, no decay on norms and biases).
+# the lr is uniform (mmengine's default constructor, no decay on norms and biases), as
+# in RepLKNet's own UperNet config (RepLKNet-31B_1Kpretrain_upernet_160k_ade20k_512.py:14).
 _base_ = [
     '../_base_/recipes/upernet_160k_ade20k-512x512.py',
     '../_base_/models/replknet-31b.py',
@@ -13,7 +14,8 @@ model = dict(
         _delete_=True,
         out_indices=(0, 1, 2, 3),
         norm_intermediate_features=True,
-        drop_path_rate=0.3,
+        # RepLKNet-31B's own UperNet (RepLKNet-pytorch segmentation/configs/RepLKNet_upernet.py:10)
+        drop_path_rate=0.5,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     decode_head=dict(in_channels=_base_.backbone_channels),
     auxiliary_head=dict(in_channels=_base_.backbone_channels[2]))
