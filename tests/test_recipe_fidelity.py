@@ -289,7 +289,7 @@ def dino_arguments(cfg: Config) -> dict:
     """The main_dino.py arguments a config amounts to."""
     neck, head, wrapper = cfg.model.neck, cfg.model.head, cfg.optim_wrapper
     warmup, cosine, wd_cosine = cfg.param_scheduler
-    views = cfg.train_dataloader.dataset.pipeline[1]
+    views = next(t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'MultiCrop').views
     assert cfg.auto_scale_lr == dict(base_batch_size=256, enable=True)  # lr per 256 images
     assert warmup.end == cosine.begin and cosine.end == wd_cosine.end == cfg.train_cfg.max_epochs
     assert cosine.T_max == cosine.end - cosine.begin and wd_cosine.T_max == wd_cosine.end
@@ -305,9 +305,9 @@ def dino_arguments(cfg: Config) -> dict:
         epochs=cfg.train_cfg.max_epochs, freeze_last_layer=wrapper.freeze_last_layer_epochs,
         lr=wrapper.optimizer.lr, warmup_epochs=warmup.end, min_lr=cosine.eta_min,
         optimizer=wrapper.optimizer.type, drop_path_rate=cfg.model.backbone.drop_path_rate,
-        global_crops_scale=tuple(views.transforms[0][0].crop_ratio_range),
-        local_crops_number=views.num_views[2],
-        local_crops_scale=tuple(views.transforms[2][0].crop_ratio_range),
+        global_crops_scale=tuple(views[0].crop_scale_range),
+        local_crops_number=views[2].num_views,
+        local_crops_scale=tuple(views[2].crop_scale_range),
         student_temp=head.student_temp, center_momentum=head.center_momentum)
 
 

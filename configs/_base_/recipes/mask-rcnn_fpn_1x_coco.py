@@ -4,17 +4,18 @@
 #   coco_instance.py and default_runtime.py, as every mmdet Mask R-CNN config;
 # - 12 epochs, lr x0.1 after epochs 8 and 11: mmdet's schedule_1x.py;
 # - linear warm-up over 1000 iterations from lr x0.001: mmdet's AdamW backbone recipes
-#   (swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py, convnext/mask-rcnn_convnext-t-p4-w7_fpn_
-#   amp-ms-crop-3x_coco.py) instead of schedule_1x.py's 500, set for SGD;
+#   (swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py:34-36, convnext/mask-rcnn_convnext-t-p4-w7_
+#   fpn_amp-ms-crop-3x_coco.py:69-71) instead of schedule_1x.py's 500, set for SGD;
 # - AMP AdamW lr 1e-4, betas (0.9, 0.999), wd 0.05, layer-wise lr decay 0.95: mmdet's
-#   ConvNeXt-T 3x config (the same AdamW in its Swin-T 1x config);
-# - drop path: set by each config (0.2 for the -T backbones, mmdet's Swin-T 1x value).
+#   ConvNeXt-T 3x config (:82-96; the same AdamW in its Swin-T 1x config, :56-60);
+# - drop path: set by each config (0.2 for the -T backbones, mmdet's Swin-T 1x value, :21).
 # The configs in configs/mask_rcnn/ add a backbone base config and set model.backbone.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
+    '../plugin.py',
 ]
 optim_wrapper = dict(
     _delete_=True,
@@ -33,4 +34,3 @@ train_dataloader = dict(
 val_dataloader = dict(
     dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
 test_dataloader = val_dataloader
-custom_imports = dict(imports=['lkssl_mm'], allow_failed_imports=False)
