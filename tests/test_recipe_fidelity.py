@@ -206,6 +206,41 @@ def test_mask_rcnn_convnext_family_follows_mmdet_layer_wise_recipe(config):
     assert ours['backbone.stages.3.0.pointwise_conv1.weight'][0] == pytest.approx(base * 0.95)
 
 
+REPLKNET_DOWNSTREAM = ['configs/upernet/upernet_replknet-31b_8xb2-amp-160k_ade20k-512x512.py',
+                       'configs/mask_rcnn/mask-rcnn_replknet-31b_fpn_1x_coco.py']
+
+
+@pytest.mark.parametrize('config', REPLKNET_DOWNSTREAM)
+def test_replknet_downstream_configs_name_replknet_own_rule(config):
+    """RepLKNet's UperNet and detection configs: norm_decay_mult=0, nothing else
+    (segmentation/configs/RepLKNet-31B_1Kpretrain_upernet_160k_ade20k_512.py:14, detection/
+    configs/RepLKNet-31B_1Kpretrain_cascade_mask_rcnn_3x_coco.py:57)."""
+    cfg = Config.fromfile(config)
+    assert cfg.optim_wrapper.constructor == 'DefaultOptimWrapperConstructor'
+    assert cfg.optim_wrapper.paramwise_cfg == dict(norm_decay_mult=0.0)
+    if 'upernet' in config:  # RepLKNet_upernet.py:10
+        assert cfg.model.backbone.drop_path_rate == 0.5
+
+
+def test_replknet_upernet_decays_everything_but_norm_layers_at_one_lr():
+    from mmengine.optim import DefaultOptimWrapperConstructor
+    cfg, model = build(REPLKNET_DOWNSTREAM[0])
+    wrapper_cfg = dict(cfg.optim_wrapper)
+    groups = []
+    DefaultOptimWrapperConstructor(wrapper_cfg, wrapper_cfg.pop('paramwise_cfg')).add_params(
+        groups, model)
+    base_wd = cfg.optim_wrapper.optimizer.weight_decay
+    weight_decay = {id(p): g.get('weight_decay', base_wd) for g in groups for p in g['params']}
+    norm_params = {id(p) for m in model.modules()
+                   if isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm))
+                   for p in m.parameters(recurse=False)}
+    assert norm_params and all('lr' not in g for g in groups)  # one lr for all
+    wrong = [name for name, p in model.named_parameters()
+             if weight_decay[id(p)] != (0.0 if id(p) in norm_params else base_wd)]
+    assert not wrong, wrong[:5]
+    assert weight_decay[id(model.decode_head.conv_seg.bias)] == base_wd
+
+
 def library_config(tmp_path: Path, reference: str) -> Config:
     """A config shipped with an OpenMMLab wheel, loaded as our configs inherit it."""
     path = tmp_path / 'reference.py'

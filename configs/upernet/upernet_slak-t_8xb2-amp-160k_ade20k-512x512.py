@@ -1,7 +1,9 @@
 # UperNet on ADE20K, 160k iterations at 512x512 (8 GPUs x 2 images), with the
-# DINO-pretrained SLaK-T (dense; configs/_base_/models/slak-t.py) backbone, drop path and
-# stage-wise decay as SLaK's own UperNet (segmentation/configs/upernet_slak_tiny_512_160k_ade20k_ss.py);
-# recipe in configs/_base_/recipes/upernet_160k_ade20k-512x512.py.
+# DINO-pretrained SLaK-T (dense; configs/_base_/models/slak-t.py) backbone; recipe in
+# configs/_base_/recipes/upernet_160k_ade20k-512x512.py. SLaK's own UperNet is the same
+# recipe: drop path 0.4, AdamW 1e-4, stage-wise decay 0.9 with num_layers 6, 1500-iteration
+# warm-up, poly (VITA-Group/SLaK segmentation/configs/upernet_slak_tiny_512_160k_ade20k_ss.py:
+# 24, :44-48, :55-59; batch 16 as 4 GPUs x 4 images, :62).
 _base_ = [
     '../_base_/recipes/upernet_160k_ade20k-512x512.py',
     '../_base_/models/slak-t.py',
