@@ -77,6 +77,10 @@ def enable_amp(cfg: Config) -> None:
 def setup_resume(cfg: Config, resume: Optional[str]) -> Optional[str]:
     """Resolve ``--resume``: alone, the work dir's last checkpoint; else the given path.
 
+    A requeued Slurm job (``$SLURM_RESTART_COUNT`` > 0) resumes from the work
+    dir's last checkpoint without ``--resume``, as after a preemption
+    (:class:`~lkssl_mm.engine.hooks.PreemptionHook`).
+
     Returns:
         str | None: The checkpoint the run will resume from (None: nothing to
         resume, the run starts from scratch).
@@ -84,6 +88,11 @@ def setup_resume(cfg: Config, resume: Optional[str]) -> Optional[str]:
     Raises:
         FileNotFoundError: If an explicit checkpoint does not exist.
     """
+    restarts = os.environ.get('SLURM_RESTART_COUNT', '0')
+    if resume is None and restarts.isdigit() and int(restarts) > 0:
+        print_log(f'requeued Slurm job (SLURM_RESTART_COUNT={restarts}): resuming from the '
+                  'last checkpoint in the work dir', logger='current')
+        resume = 'auto'
     if resume is None:
         return None
     if resume == 'auto':
@@ -171,7 +180,11 @@ def set_pretrained(cfg: Config, checkpoint: str) -> dict:
 
 
 def add_safety_hooks(cfg: Config, action: str = 'stop', max_skips: int = 10) -> None:
-    """Add :class:`NonFiniteLossHook` and :class:`RNGStateHook` unless present.
+    """Add :class:`NonFiniteLossHook`, :class:`RNGStateHook` and :class:`PreemptionHook`.
+
+    Hooks the config already lists are kept as they are. Epoch-based
+    training loops become :class:`ResumableEpochBasedTrainLoop`, so that the
+    preemption hook's mid-epoch checkpoints resume exactly.
 
     Args:
         cfg (Config): The config to change.
@@ -184,7 +197,29 @@ def add_safety_hooks(cfg: Config, action: str = 'stop', max_skips: int = 10) -> 
         hooks.append(dict(type='NonFiniteLossHook', action=action, max_skips=max_skips))
     if 'RNGStateHook' not in present:
         hooks.append(dict(type='RNGStateHook'))
+    if 'PreemptionHook' not in present:
+        hooks.append(dict(type='PreemptionHook'))
     cfg.custom_hooks = hooks
+    use_resumable_epoch_loop(cfg)
+
+
+def use_resumable_epoch_loop(cfg: Config) -> None:
+    """Train epoch-based configs with :class:`ResumableEpochBasedTrainLoop`.
+
+    It is mmengine's ``EpochBasedTrainLoop`` plus an exact resume from a
+    checkpoint saved inside an epoch. Iteration-based loops are left as they
+    are: mmengine's ``IterBasedTrainLoop`` resumes at any iteration itself
+    (by reading the trained batches again).
+    """
+    train_cfg = cfg.get('train_cfg')
+    if not train_cfg:
+        return
+    loop_type = train_cfg.get('type')
+    if loop_type is None and train_cfg.get('by_epoch', False):
+        train_cfg.pop('by_epoch')
+        train_cfg['type'] = 'ResumableEpochBasedTrainLoop'
+    elif loop_type in ('EpochBasedTrainLoop', 'mmengine.EpochBasedTrainLoop'):
+        train_cfg['type'] = 'ResumableEpochBasedTrainLoop'
 
 
 def build_runner(cfg: Config) -> Runner:
