@@ -5,7 +5,9 @@ library's registries build it; these helpers only translate the command line
 into config fields and make distributed runs work on CPU-only machines.
 """
 import argparse
+import copy
 import datetime
+import importlib.util
 import os
 import os.path as osp
 from typing import Optional
@@ -20,6 +22,14 @@ from lkssl_mm.engine.optimizers import AMP_WRAPPERS
 from lkssl_mm.utils.preflight import resolve_resume
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+#: ``tools/train.py --vis``: the mmengine visualization backend written beside
+#: the local JSON log (``LocalVisBackend``, always kept), and the package it needs.
+VIS_BACKENDS = {
+    'tensorboard': (dict(type='TensorboardVisBackend'), 'tensorboard'),
+    'wandb': (dict(type='WandbVisBackend', init_kwargs=dict(project='lkssl_mm')), 'wandb'),
+    'none': (None, None),
+}
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -220,6 +230,46 @@ def use_resumable_epoch_loop(cfg: Config) -> None:
         train_cfg['type'] = 'ResumableEpochBasedTrainLoop'
     elif loop_type in ('EpochBasedTrainLoop', 'mmengine.EpochBasedTrainLoop'):
         train_cfg['type'] = 'ResumableEpochBasedTrainLoop'
+
+
+def set_visualizer(cfg: Config, vis: str = 'tensorboard') -> None:
+    """Log to TensorBoard, W&B or only the local JSON files (``tools/train.py --vis``).
+
+    The config's visualizer (mmpretrain's, mmdet's or mmseg's) keeps its type
+    and its ``LocalVisBackend``; the backend of ``vis`` is added (a backend
+    of that type already in the config is kept with its settings) and the
+    other one removed. mmengine writes the TensorBoard event files beside the
+    JSON log, in ``<work_dir>/<timestamp>/vis_data/``.
+
+    Args:
+        cfg (Config): The config to change.
+        vis (str): 'tensorboard', 'wandb' or 'none'.
+
+    Raises:
+        ValueError: If ``vis`` is not one of :data:`VIS_BACKENDS`.
+        ImportError: If the backend's package is not installed.
+    """
+    if vis not in VIS_BACKENDS:
+        raise ValueError(f'--vis must be one of {sorted(VIS_BACKENDS)}, got {vis!r}')
+    backend, package = VIS_BACKENDS[vis]
+    if package and importlib.util.find_spec(package) is None:
+        raise ImportError(f'--vis {vis} needs the {package} package: pip install {package} '
+                          '(or choose --vis none)')
+    backend_type = backend['type'] if backend else None
+    visualizer = dict(cfg.get('visualizer') or dict(type='Visualizer'))
+    optional = {b['type'] for b, _ in VIS_BACKENDS.values() if b}
+
+    def kind(entry: dict) -> str:
+        return str(entry.get('type', '')).split('.')[-1]
+
+    backends = [dict(b) for b in visualizer.get('vis_backends') or []
+                if kind(b) not in optional or kind(b) == backend_type]
+    if not any(kind(b) == 'LocalVisBackend' for b in backends):
+        backends.insert(0, dict(type='LocalVisBackend'))
+    if backend and not any(kind(b) == backend_type for b in backends):
+        backends.append(copy.deepcopy(backend))
+    visualizer['vis_backends'] = backends
+    cfg.visualizer = visualizer
 
 
 def build_runner(cfg: Config) -> Runner:
