@@ -230,6 +230,19 @@ def test_non_finite_steps_can_be_skipped_and_counted(tmp_path):
 
 
 # ----------------------------------------------------------------------------- preemption
+def _slurm_stand_ins(tmp_path, *names) -> str:
+    """Stand-ins for Slurm commands: each writes its arguments, one per line, to
+    ``<name>.args`` and ``$LKSSL_ROOT`` to ``<name>.root`` in tmp_path. Returns a PATH
+    that finds them first."""
+    fake = tmp_path / 'bin'
+    fake.mkdir(exist_ok=True)
+    for name in names:
+        (fake / name).write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/{name}.args\n'
+                                 f'echo "$LKSSL_ROOT" > {tmp_path}/{name}.root\n')
+        (fake / name).chmod(0o755)
+    return f'{fake}:{os.environ["PATH"]}'
+
+
 class _Recorder(Hook):
     """Records (epoch, batch index, the batch's sample ids) after every training iteration."""
 
@@ -287,11 +300,7 @@ def toy_uninterrupted(tmp_path_factory):
 ])
 def test_a_signal_saves_that_iteration_and_the_resume_continues_exactly(
         toy_uninterrupted, tmp_path, monkeypatch, signum, at):
-    fake = tmp_path / 'bin'
-    fake.mkdir()
-    (fake / 'scontrol').write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/scontrol.log\n')
-    (fake / 'scontrol').chmod(0o755)
-    monkeypatch.setenv('PATH', f'{fake}:{os.environ["PATH"]}')
+    monkeypatch.setenv('PATH', _slurm_stand_ins(tmp_path, 'scontrol'))
     monkeypatch.setenv('SLURM_JOB_ID', '4242')
     handler = signal.getsignal(signum)
     work, recorder = tmp_path / 'work', _Recorder()
@@ -304,11 +313,11 @@ def test_a_signal_saves_that_iteration_and_the_resume_continues_exactly(
     meta = torch.load(checkpoint)['meta']
     assert (meta['epoch'], meta['iter']) == ((at - 1) // 4, at)  # the epoch is not done
     assert not (work / f'epoch_{(at - 1) // 4 + 1}.pth').exists()
-    log = tmp_path / 'scontrol.log'
+    requeued = tmp_path / 'scontrol.args'
     if signum == signal.SIGUSR1:
-        assert log.read_text() == 'requeue 4242\n'
+        assert requeued.read_text().split() == ['requeue', '4242']
     else:
-        assert not log.exists()
+        assert not requeued.exists()
 
     resumed, model = _Recorder(), _SignalledModel()
     _preemptible_runner(work, model, resumed, resume_from=str(checkpoint)).train()
@@ -350,20 +359,9 @@ def test_epoch_based_training_loops_become_resumable():
             'NonFiniteLossHook', 'RNGStateHook', 'PreemptionHook']
 
 
-def _fake_slurm(tmp_path) -> dict:
-    """srun / sbatch stand-ins that write their arguments, one per line, to <name>.args."""
-    fake = tmp_path / 'bin'
-    fake.mkdir()
-    for name in ('srun', 'sbatch'):
-        (fake / name).write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/{name}.args\n'
-                                 f'echo "$LKSSL_ROOT" > {tmp_path}/{name}.root\n')
-        (fake / name).chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith('SLURM_')}
-    return dict(env, PATH=f'{fake}:{os.environ["PATH"]}', PYTHON='python')
-
-
 def test_slurm_train_sh_asks_for_the_signal_and_requeues_in_batch_mode(tmp_path):
-    env = _fake_slurm(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith('SLURM_')}
+    env = dict(env, PATH=_slurm_stand_ins(tmp_path, 'srun', 'sbatch'), PYTHON='python')
     script, train = str(ROOT / 'tools' / 'slurm_train.sh'), str(ROOT / 'tools' / 'train.py')
     run = ['bash', script, 'gpu', 'dino', 'CFG', '--amp']
 
@@ -392,12 +390,8 @@ def test_slurm_train_sh_asks_for_the_signal_and_requeues_in_batch_mode(tmp_path)
 @pytest.mark.slow
 def test_sigusr1_to_train_py_saves_requeues_and_resume_matches_the_uninterrupted_run(
         synthetic_root, dino_demo_run, tmp_path):
-    fake = tmp_path / 'bin'
-    fake.mkdir()
-    (fake / 'scontrol').write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/scontrol.log\n')
-    (fake / 'scontrol').chmod(0o755)
     env = dict(os.environ, PYTHONUNBUFFERED='1', SLURM_JOB_ID='4242',
-               PATH=f'{fake}:{os.environ["PATH"]}')
+               PATH=_slurm_stand_ins(tmp_path, 'scontrol'))
     work = tmp_path / 'preempted'
     proc = subprocess.Popen(_train_cmd(DINO, work, synthetic_root, 'pretrain', *DINO_OPTIONS),
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -413,7 +407,7 @@ def test_sigusr1_to_train_py_saves_requeues_and_resume_matches_the_uninterrupted
     assert 8 <= iteration < 12  # where the signal arrived, inside epoch 2
     assert (work / 'last_checkpoint').read_text() == str(checkpoint)
     assert torch.load(checkpoint)['meta']['iter'] == iteration
-    assert (tmp_path / 'scontrol.log').read_text() == 'requeue 4242\n'
+    assert (tmp_path / 'scontrol.args').read_text().split() == ['requeue', '4242']
     assert any(f'SIGUSR1 received: saving iteration {iteration}' in line for line in seen)
 
     resumed = run_tool(*_train_cmd(DINO, work, synthetic_root, 'pretrain', *DINO_OPTIONS,
