@@ -158,9 +158,10 @@ def test_non_convnext_backbones_and_non_linear_mixers_are_refused():
 def test_compare_with_timm_reports_the_difference():
     backbone = _backbone(kernel_size=13, lk_mode='reparam', small_kernel=5)
     export = lkconvnext_to_timm(backbone)
-    assert compare_with_timm(backbone, export, image_size=64) <= 1e-4
+    same = compare_with_timm(backbone, export, image_size=64)
+    assert same['max_abs_diff'] <= 1e-4 and same['max_abs_feature'] > 0.5
     export.state_dict['stages.0.blocks.0.conv_dw.weight'] += 0.5  # a wrong export shows
-    assert compare_with_timm(backbone, export, image_size=64) > 1e-2
+    assert compare_with_timm(backbone, export, image_size=64)['max_abs_diff'] > 1e-2
 
 
 # ----------------------------------------------------------------------------- the tool

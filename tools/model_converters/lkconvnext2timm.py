@@ -5,7 +5,8 @@ Re-parameterised kernels are folded and decomposed kernels merged into their
 dense KxK equivalent; what timm's ConvNeXt cannot express is refused with the
 setting and the reason. Prints a JSON report and the ``timm.create_model``
 call the state dict is for; when timm is installed, the export is loaded with
-``strict=True`` and its pooled features compared (``max_abs_diff``).
+``strict=True`` and its pooled features compared (``max_abs_diff``, beside the
+largest feature ``max_abs_feature``).
 
 Example:
     python tools/model_converters/lkconvnext2timm.py work_dirs/dino/epoch_100.pth \

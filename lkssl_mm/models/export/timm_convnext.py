@@ -304,7 +304,7 @@ def lkconvnext_to_timm(backbone: LKConvNeXt) -> TimmExport:
 
 @torch.no_grad()
 def compare_with_timm(backbone: LKConvNeXt, export: TimmExport, image_size: int = 224,
-                      batch_size: int = 2, seed: int = 0) -> float:
+                      batch_size: int = 2, seed: int = 0) -> Dict[str, float]:
     """Load ``export`` into timm (``strict=True``) and compare its pooled features.
 
     Args:
@@ -316,7 +316,9 @@ def compare_with_timm(backbone: LKConvNeXt, export: TimmExport, image_size: int 
         seed (int): Seed of the images.
 
     Returns:
-        float: The largest absolute difference between the two models' features.
+        dict: ``max_abs_diff``, the largest absolute difference between the two
+        models' features, and ``max_abs_feature``, the largest feature (the
+        scale that difference is rounding of).
 
     Raises:
         ImportError: Without timm.
@@ -331,7 +333,8 @@ def compare_with_timm(backbone: LKConvNeXt, export: TimmExport, image_size: int 
     images = torch.randn(batch_size, backbone.downsample_layers[0][0].in_channels, image_size,
                          image_size, generator=torch.Generator().manual_seed(seed))
     ours = backbone.eval()(images)[-1]
-    return (ours - model(images)).abs().max().item()
+    return dict(max_abs_diff=(ours - model(images)).abs().max().item(),
+                max_abs_feature=ours.abs().max().item())
 
 
 def export_checkpoint_to_timm(src: str, dst: str, backbone_cfg: dict, which: str = 'teacher',
@@ -350,7 +353,8 @@ def export_checkpoint_to_timm(src: str, dst: str, backbone_cfg: dict, which: str
 
     Returns:
         dict: The report: source prefix, ``create_model`` call, keys dropped
-        (output norms of earlier stages), merged mixers, ``max_abs_diff``.
+        (output norms of earlier stages), merged mixers, ``max_abs_diff`` and
+        ``max_abs_feature`` of the comparison.
 
     Raises:
         NotAnSSLCheckpoint: If ``src`` cannot be read or holds no backbone.
@@ -370,10 +374,10 @@ def export_checkpoint_to_timm(src: str, dst: str, backbone_cfg: dict, which: str
     report = dict(source=src, destination=dst, prefix=prefix, model_name=export.model_name,
                   create_model=export.create_model_call(), kwargs=export.kwargs,
                   tensors=len(export.state_dict), merged_mixers=export.merged_mixers,
-                  dropped=keys['unexpected'], max_abs_diff=None)
+                  dropped=keys['unexpected'], max_abs_diff=None, max_abs_feature=None)
     if compare:
         try:
-            report['max_abs_diff'] = compare_with_timm(backbone, export, image_size)
+            report.update(compare_with_timm(backbone, export, image_size))
         except ImportError:
             report['max_abs_diff'] = 'timm not installed: not compared'
     save_atomically(export.state_dict, dst)
