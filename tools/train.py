@@ -7,6 +7,7 @@ segmentation (mmseg): the config's default scope decides.
 Examples:
     python tools/train.py configs/demo/dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py
     python tools/train.py CONFIG --resume            # resume from the work dir's last checkpoint
+    python tools/train.py CONFIG --epochs 10          # 10 epochs; every schedule follows
     python tools/train.py CONFIG --vis wandb          # W&B instead of TensorBoard
     tools/dist_train.sh CONFIG 8 --amp                # 8 GPUs through torchrun
 """
@@ -37,6 +38,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
                         help='resume training: alone, from the latest checkpoint in the '
                         'work dir; with a path, from that checkpoint')
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument('--epochs', type=int, help='train for this many epochs (epoch-based '
+                        'configs); every lr/momentum/weight-decay schedule, warm-up and DINO '
+                        'epoch setting is rescaled to it')
+    length.add_argument('--iters', type=int, help='the same for iteration-based configs')
     parser.add_argument('--amp', action='store_true', help='mixed-precision training')
     parser.add_argument('--pretrained', help='initialise model.backbone from this backbone '
                         '(or SSL) checkpoint, after checking that it fits')

@@ -19,6 +19,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from lkssl_mm.engine.optimizers import AMP_WRAPPERS
+from lkssl_mm.engine.run_length import RunLengthRunner, fit_run_length
 from lkssl_mm.utils.preflight import resolve_resume
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -44,7 +45,11 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(path: str, args: argparse.Namespace) -> Config:
-    """Load ``path``, apply ``--cfg-options``, the launcher and the work dir.
+    """Load ``path``, apply ``--epochs``/``--iters``, ``--cfg-options``, the launcher, the work dir.
+
+    The run length rescales the schedules written in the config file
+    (:func:`~lkssl_mm.engine.run_length.fit_run_length`); ``--cfg-options``
+    come after it, so a value given there is used as given.
 
     Raises:
         FileNotFoundError: If the config file does not exist.
@@ -52,6 +57,9 @@ def load_config(path: str, args: argparse.Namespace) -> Config:
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
     cfg = Config.fromfile(path)
+    epochs, iters = getattr(args, 'epochs', None), getattr(args, 'iters', None)
+    if epochs is not None or iters is not None:
+        print_log(fit_run_length(cfg, epochs=epochs, iters=iters), logger='current')
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
@@ -273,8 +281,8 @@ def set_visualizer(cfg: Config, vis: str = 'tensorboard') -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Build the runner the config asks for (``runner_type`` or mmengine's Runner)."""
+    """Build the runner the config asks for (``runner_type``, else :class:`RunLengthRunner`)."""
     setup_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    return RunLengthRunner.from_cfg(cfg)

@@ -7,6 +7,7 @@ _base_ = [
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
+    '../plugin.py',
 ]
 optim_wrapper = dict(
     _delete_=True,
@@ -21,4 +22,3 @@ train_dataloader = dict(
 val_dataloader = dict(
     dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
 test_dataloader = val_dataloader
-custom_imports = dict(imports=['lkssl_mm'], allow_failed_imports=False)

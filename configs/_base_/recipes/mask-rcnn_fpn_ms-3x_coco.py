@@ -12,4 +12,6 @@ train_dataloader = dict(
 val_dataloader = dict(
     dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
 test_dataloader = val_dataloader
+# not ../plugin.py: mmdet's base already sets custom_imports (two bases may not share a key)
 custom_imports = dict(imports=['lkssl_mm', 'mmpretrain.models'], allow_failed_imports=False)
+runner_type = 'RunLengthRunner'

@@ -7,6 +7,7 @@ _base_ = [
     'mmseg::_base_/datasets/ade20k.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
+    '../plugin.py',
 ]
 crop_size = (512, 512)
 data_preprocessor = dict(size=crop_size)
@@ -35,4 +36,3 @@ val_dataloader = dict(
     batch_size=1,
     dataset=dict(pipeline=[dict(type='StrictLoadImageFromFile')] + _base_.test_pipeline[1:]))
 test_dataloader = val_dataloader
-custom_imports = dict(imports=['lkssl_mm'], allow_failed_imports=False)
