@@ -6,7 +6,7 @@ from setuptools import find_packages, setup
 
 ROOT = Path(__file__).parent
 RUNTIME = ('mmcv', 'mmengine', 'mmpretrain', 'mmdet', 'mmsegmentation', 'ftfy',
-             'regex', 'pycocotools', 'matplotlib', 'scipy', 'tensorboard')
+           'regex', 'pycocotools', 'matplotlib', 'scipy', 'tensorboard')
 
 
 def pinned_requirements():

@@ -71,15 +71,15 @@ def _max_feature_difference(backbone, model, size: int) -> float:
 
 
 # 128 px: the first stage is 32x32, so every tap of a 31x31 kernel meets the image
-@pytest.mark.parametrize('mode', ['reparam', 'decomposed'])
+@pytest.mark.parametrize('mode', ['plain', 'reparam', 'decomposed'])
 @pytest.mark.parametrize('kernel', [7, 13, 31])
-def test_folded_and_merged_kernels_give_the_same_features_in_timm(kernel, mode):
+def test_plain_folded_and_merged_kernels_give_the_same_features_in_timm(kernel, mode):
     backbone = _backbone(kernel_size=kernel, lk_mode=mode, small_kernel=5, decompose_width=5)
     export = lkconvnext_to_timm(backbone)
     assert export.create_model_call() == (
         "timm.create_model('convnext_tiny', depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), "
         f"kernel_sizes=({kernel}, {kernel}, {kernel}, {kernel}), num_classes=0)")
-    assert export.merged_mixers == 5
+    assert export.merged_mixers == (0 if mode == 'plain' else 5)  # 5 blocks
     model = _loaded(export)
     assert model.stages[0].blocks[0].conv_dw.kernel_size == (kernel, kernel)
     assert _max_feature_difference(backbone, model, 128) <= 1e-4
