@@ -61,9 +61,9 @@ def test_toy_sizes_reach_the_real_pipelines_through_cfg_options(kind, config):
         found = [t[key] for _, t in gpu_e2e._pipeline_paths(list(node.dataset.pipeline), '')
                  if t['type'] == kind_]
         assert value in [tuple(v) if isinstance(v, list) else v for v in found]
-    if kind == 'dino':  # both global views and the local view, inside MultiView
-        views = cfg.train_dataloader.dataset.pipeline[1].transforms
-        assert [view[0]['scale'] for view in views] == [64, 64, 32]
+    if kind == 'dino':  # both global views and the local view, inside MultiCrop
+        views = cfg.train_dataloader.dataset.pipeline[1].views
+        assert [view['size'] for view in views] == [64, 64, 32]
     loader = gpu_e2e.TOY_TRANSFORMS[kind][0][0]
     with pytest.raises(gpu_e2e.StepError, match='no Nothing'):
         gpu_e2e.transform_options(cfg, [(loader, 'Nothing', 'scale', None, 1)])

@@ -13,6 +13,7 @@ from lkssl_mm.evaluation import KNNAccuracy, knn_predict, topk_accuracy
 from lkssl_mm.utils.ssl_checkpoint import NotAnSSLCheckpoint, convert_ssl_checkpoint
 
 from .conftest import run_tool
+from .test_recipe_fidelity import trains_without_syncbn
 
 DEMO = 'configs/demo/'
 DOWNSTREAM_DEMOS = {
@@ -170,6 +171,9 @@ def test_every_full_size_config_loads_and_builds_its_model(config):
             else ('test_dataloader', 'test_cfg', 'test_evaluator'):
         assert key in cfg, key
     assert 'lkssl_mm' in cfg.custom_imports['imports']
+    if 'knn' not in config:  # and every BatchNorm that trains does so as SyncBN under DDP
+        plain = trains_without_syncbn(cfg, model)
+        assert not plain, f'{len(plain)} BatchNorm layers train per GPU, e.g. {plain[:3]}'
 
 
 @pytest.mark.parametrize('folder', ['dino', 'mocov3', 'byol', 'mask_rcnn', 'upernet',

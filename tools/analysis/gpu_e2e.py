@@ -121,11 +121,13 @@ PROFILES = {
                            toy=True),
 }
 
+#: Pseudo transform type of one view group of ``MultiCrop`` (its ``views`` entries).
+MULTICROP_VIEW = 'MultiCrop.views'
 #: Toy sizes of the dry run: (loader, transform type, field, value it has or None, new value).
 #: Only sizes change; the configs, models, recipes and tools are the real ones.
 TOY_TRANSFORMS = {
-    'dino': [('train_dataloader', 'RandomResizedCrop', 'scale', 224, 64),
-             ('train_dataloader', 'RandomResizedCrop', 'scale', 96, 32)],
+    'dino': [('train_dataloader', MULTICROP_VIEW, 'size', 224, 64),
+             ('train_dataloader', MULTICROP_VIEW, 'size', 96, 32)],
     'knn': [(loader, kind, key, None, value)
             for loader in ('test_dataloader', 'test_cfg.memory_dataloader')
             for kind, key, value in (('ResizeEdge', 'scale', 36), ('CenterCrop', 'crop_size', 32))],
@@ -289,10 +291,17 @@ def format_value(value) -> str:
 
 
 def _pipeline_paths(pipeline: list, prefix: str):
-    """(option prefix, transform) of every transform, inside MultiView's lists too."""
+    """(option prefix, transform) of every transform, inside MultiView's lists too.
+
+    Each view group of a ``MultiCrop`` is yielded as a transform of type
+    :data:`MULTICROP_VIEW`, so its ``size`` can be set like a crop's scale.
+    """
     for index, transform in enumerate(pipeline):
         path = f'{prefix}.{index}'
         yield path, transform
+        if transform.get('type') == 'MultiCrop':
+            for view_index, view in enumerate(transform.get('views') or []):
+                yield f'{path}.views.{view_index}', dict(view, type=MULTICROP_VIEW)
         for view_index, view in enumerate(transform.get('transforms') or []):
             if isinstance(view, (list, tuple)):
                 yield from _pipeline_paths(list(view), f'{path}.transforms.{view_index}')

@@ -14,3 +14,6 @@ backbone = dict(
     out_indices=(3, ),
     pad_small_map=True)
 backbone_channels = [24, 48, 96, 192]
+# SyncBatchNorm (the linear probe's neck, the detection and segmentation heads) if the demo
+# configs are ever run distributed on GPUs, as configs/_base_/models/lkconvnext-demo.py.
+sync_bn = 'torch'

@@ -16,3 +16,6 @@ backbone = dict(
     drop_path_rate=0.0,
     out_type='cls_token')
 backbone_channels = [128]
+# SyncBatchNorm (the linear probe's neck, the detection and segmentation heads) if the demo
+# configs are ever run distributed on GPUs, as configs/_base_/models/lkconvnext-demo.py.
+sync_bn = 'torch'

@@ -1,5 +1,5 @@
 # DINO for the CPU demo on the generated data: the reference recipe
-# (../models/dino_head.py, ../schedules/dino_adamw_100e.py: AdamW, 10 % linear warm-up
+# (../models/dino.py, ../schedules/dino_adamw_100e.py: AdamW, 10 % linear warm-up
 # then cosine, weight decay 0.04 -> 0.4, per-parameter clipping 3.0, prototype layer
 # frozen in the first epoch, teacher momentum 0.996 -> 1) at laptop scale, with a
 # k-NN monitor of the teacher every epoch. Changed for a few hundred steps on 2 CPU
@@ -14,7 +14,7 @@
 # with tools/train.py --epochs N, which rescales every schedule (warm-up, cosine,
 # weight decay) to N. The configs in configs/demo/dino_* add a backbone base config.
 _base_ = [
-    '../models/dino_head.py',
+    '../models/dino.py',
     '../datasets/synthetic_dino_multicrop.py',
     '../datasets/synthetic_knn_monitor.py',
     '../schedules/dino_adamw_100e.py',
