@@ -1,5 +1,6 @@
 """The demo's tool runner: a forked step behaves as ``python script args`` would."""
 import json
+import os
 import sys
 
 import pytest
@@ -10,10 +11,13 @@ sys.path.insert(0, str(ROOT / 'tools'))
 
 from demo_pipeline.processes import ToolRunner, progress_line  # noqa: E402
 
+#: What the tool processes should see: the caller's setting, else the passive policy.
+OMP_WAIT_POLICY = os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')
 SCRIPT = '''
 import json, os, sys
 print(json.dumps(dict(argv=sys.argv[1:], cwd=os.getcwd(), main=__name__,
-                      path0=sys.path[0], torch='torch' in sys.modules)))
+                      path0=sys.path[0], torch='torch' in sys.modules,
+                      omp=os.environ.get('OMP_WAIT_POLICY'))))
 print('12/02 10:00:00 - mmengine - INFO - Epoch(train) [1][2/4]  lr: 1e-3  loss: 0.5')
 print('to stderr', file=sys.stderr)
 sys.exit(int(sys.argv[1]))
@@ -39,6 +43,8 @@ def test_a_step_runs_the_script_as_the_command_line_does(runner, tmp_path):
     assert facts['cwd'] == tools.root and facts['path0'] == tools.root
     # forked from the server that imported the libraries, or a fresh interpreter
     assert facts['torch'] is (not tools.fresh_processes)
+    # idle OpenMP threads sleep instead of spinning (processes.TOOL_ENV)
+    assert facts['omp'] == OMP_WAIT_POLICY
     assert 'to stderr' in text
     assert echoed[-1] == '    Epoch(train) [1][2/4]  lr: 1e-3  loss: 0.5'
 
