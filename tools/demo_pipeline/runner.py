@@ -6,6 +6,8 @@ import statistics
 import time
 from typing import Dict, List, Optional, Sequence
 
+from lkssl_mm.utils.fileio import write_atomically
+
 from .plan import Step, build_plan
 from .processes import ToolRunner, log
 from .steps import ACTIONS
@@ -98,10 +100,7 @@ class Demo:
         return state
 
     def _save_state(self) -> None:
-        tmp = self.state_path + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(self.state, f, indent=2)
-        os.replace(tmp, self.state_path)
+        write_atomically(json.dumps(self.state, indent=2).encode(), self.state_path)
 
     def result(self, name: str) -> dict:
         """The recorded result of finished step ``name``."""

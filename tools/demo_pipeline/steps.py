@@ -5,13 +5,14 @@ the small ones (saving a random initialisation, counting parameters and
 FLOPs, the ERF) call the library in the demo's own process. Every action
 returns a JSON-able dict, recorded in ``state.json`` and read by the report.
 """
-import glob
-import json
 import os
 import os.path as osp
+import re
 import statistics
 from dataclasses import replace
 from typing import TYPE_CHECKING, Dict, List
+
+from lkssl_mm.utils.run_logs import last_record, read_scalars
 
 from .plan import Step
 
@@ -42,23 +43,10 @@ def data_options(kind: str, data_root: str) -> List[str]:
         f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}']
 
 
-def read_records(work_dir: str) -> List[dict]:
-    """Logged records of the mmengine runs under ``work_dir`` (scalars, then test metrics)."""
-    records = []
-    paths = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))) + \
-        sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
-    for path in paths:
-        with open(path) as f:
-            records.extend(json.loads(line) for line in f if line.strip())
-    return records
-
-
 def last_metrics(work_dir: str, key: str) -> dict:
     """The last logged record holding ``key`` (the metrics of the final evaluation)."""
-    records = [r for r in read_records(work_dir) if key in r]
-    if not records:
-        raise RuntimeError(f'no {key} was logged under {work_dir}')
-    return {k: v for k, v in records[-1].items() if k not in ('time', 'data_time', 'step')}
+    return {k: v for k, v in last_record(work_dir, key).items()
+            if k not in ('time', 'data_time', 'step')}
 
 
 def parse_options(options) -> dict:
@@ -107,7 +95,7 @@ def pretrain(demo: 'Demo', step: Step) -> dict:
     """DINO pre-training; the checkpoint, throughput, loss and k-NN curves."""
     from mmengine.config import Config
     work = _train(demo, step, data=step.task.data)
-    records = read_records(work)
+    records = read_scalars(work)
     train = [r for r in records if 'loss' in r and 'time' in r]
     dumped = Config.fromfile(osp.join(work, osp.basename(demo.config_path(step))))
     batch = dumped.train_dataloader.batch_size
@@ -117,7 +105,18 @@ def pretrain(demo: 'Demo', step: Step) -> dict:
                 batch_size=batch, images_per_second=round(batch / statistics.mean(times), 1),
                 losses=[[r['step'], r['loss']] for r in train],
                 knn=[[r['step'], r['knn/top1_k20']] for r in records
-                     if 'knn/top1_k20' in r and 'loss' not in r])
+                     if 'knn/top1_k20' in r and 'loss' not in r],
+                collapse_warnings=collapse_warnings(demo.log_path(step)))
+
+
+#: The warning of :class:`lkssl_mm.engine.hooks.CollapseMonitorHook`.
+_COLLAPSE = re.compile(r'Self-distillation looks collapsed at iteration (\d+): ([\w-]+)')
+
+
+def collapse_warnings(log_path: str) -> List[list]:
+    """``[iteration, kind]`` of each collapse warning (uniform, one-hot) in a pre-training log."""
+    with open(log_path, errors='replace') as f:
+        return [[int(m.group(1)), m.group(2)] for m in map(_COLLAPSE.search, f) if m]
 
 
 def convert(demo: 'Demo', step: Step) -> dict:
