@@ -10,6 +10,7 @@ from .conftest import ROOT, run_tool
 sys.path.insert(0, str(ROOT / 'tools'))
 
 from demo_pipeline.report import (  # noqa: E402
+    collapse_notes,
     comparisons,
     conclusions,
     paper_question,
@@ -17,6 +18,7 @@ from demo_pipeline.report import (  # noqa: E402
     write_report,
 )
 from demo_pipeline.runner import Demo, mean_of_runs  # noqa: E402
+from demo_pipeline.steps import collapse_warnings  # noqa: E402
 
 
 def _init(knn, box_aps, miou, linear=30.0, erf=0.05):
@@ -131,6 +133,30 @@ def test_the_paper_question_is_answered_from_the_comparisons():
     line = paper_question(results, comparisons(results))
     assert 'ahead of ViT p16 (4 of 5 metrics better) and ahead of Swin (4 of 5' in line
     assert line.endswith('it won as many metrics as LKConvNeXt 3x3 (8 vs 8).')
+
+
+def test_collapse_warnings_of_pre_training_are_reported_as_logged(tmp_path):
+    log = tmp_path / 'pretrain_vit.log'
+    warning = ('12/02 18:54:43 - mmengine - WARNING - Self-distillation looks collapsed at '
+               'iteration {}: {} (teacher entropy 0.989 > 0.98). Check the teacher ...\n')
+    log.write_text('Epoch(train) [1][10/40]\n' + warning.format(90, 'uniform') +
+                   warning.format(110, 'uniform'))
+    assert collapse_warnings(str(log)) == [[90, 'uniform'], [110, 'uniform']]
+    results = _results(1)
+    for name, b in results['backbones'].items():
+        b['pretrain']['collapse_warnings'] = collapse_warnings(str(log)) if name == 'vit' else []
+    del results['backbones']['swin']['pretrain']['collapse_warnings']  # not recorded: left out
+    lines = collapse_notes(results)
+    assert lines == [
+        "Collapse monitor (CollapseMonitorHook): ViT p16's pre-training: 2 warning(s) of "
+        'uniform teacher output, from iteration 90 to 110; its DINO results come from that '
+        'teacher.',
+        'Collapse monitor: no warning during the pre-training of LKConvNeXt 3x3, '
+        'LKConvNeXt 13x13.']
+    assert set(lines) <= set(conclusions(results, comparisons(results)))
+    results['backbones']['vit']['pretrain']['collapse_warnings'] = []
+    assert collapse_notes(results) == ['Collapse monitor: no warning during the pre-training '
+                                       'of LKConvNeXt 3x3, LKConvNeXt 13x13, ViT p16.']
 
 
 def test_a_single_seed_report_says_its_spread_is_unmeasured():

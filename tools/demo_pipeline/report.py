@@ -162,6 +162,7 @@ def conclusions(results: dict, compared: dict) -> List[str]:
                      f'same recipe and budget): {first} {verdict(wins, len(pair["metrics"]))}'
                      f', better on {wins} of {len(pair["metrics"])} metrics ({detail})'
                      f'{_spread_note(pair["metrics"])}.')
+    lines += collapse_notes(results)
     headline = paper_question(results, compared)
     if headline:
         lines.insert(0, headline)
@@ -173,6 +174,31 @@ def conclusions(results: dict, compared: dict) -> List[str]:
         lines.append(f'Fine-tuned metrics are means of {results["seeds"]} seeds (range in '
                      'brackets); k-NN and the ERF use no seed. Pre-training ran once per '
                      'backbone.')
+    return lines
+
+
+def collapse_notes(results: dict) -> List[str]:
+    """What DINO's collapse monitor said during each backbone's pre-training.
+
+    A backbone whose result does not record it (an older state file) is left out.
+    """
+    warned, quiet = [], []
+    for b in results['backbones'].values():
+        warnings = b.get('pretrain', {}).get('collapse_warnings')
+        if warnings is None:
+            continue
+        if not warnings:
+            quiet.append(b['label'])
+            continue
+        kinds = sorted({kind for _, kind in warnings})
+        warned.append(f'{b["label"]}\'s pre-training: {len(warnings)} warning(s) of '
+                      f'{" and ".join(kinds)} teacher output, from iteration '
+                      f'{warnings[0][0]} to {warnings[-1][0]}; its DINO results come from '
+                      'that teacher')
+    lines = [f'Collapse monitor (CollapseMonitorHook): {note}.' for note in warned]
+    if quiet:
+        lines.append('Collapse monitor: no warning during the pre-training of '
+                     f'{", ".join(quiet)}.')
     return lines
 
 
