@@ -8,8 +8,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import lkssl_mm  # noqa: F401
-from lkssl_mm.analysis import build_model_from_config
 from lkssl_mm.evaluation import KNNAccuracy, knn_predict, topk_accuracy
+from lkssl_mm.utils.builder import build_model
 from lkssl_mm.utils.ssl_checkpoint import NotAnSSLCheckpoint, convert_ssl_checkpoint
 
 from .conftest import run_tool
@@ -48,7 +48,7 @@ def test_converted_teacher_loads_into_every_task_with_no_missing_backbone_weight
     cfg = Config.fromfile(DOWNSTREAM_DEMOS[task])
     cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=str(out),
                                        prefix='backbone.')
-    model = build_model_from_config(cfg)
+    model = build_model(cfg)
     model.init_weights()
     teacher = ssl_model.teacher.module[0].state_dict()
     loaded = model.backbone.state_dict()
@@ -141,7 +141,7 @@ def test_knn_metric_uses_the_memory_bank():
 
 def test_layer_decay_scales_lr_by_depth_and_skips_decay_on_flat_params():
     cfg = Config.fromfile(DOWNSTREAM_DEMOS['detection'])
-    model = build_model_from_config(cfg)
+    model = build_model(cfg)
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     groups = {g['param_name']: g for g in wrapper.optimizer.param_groups}
     base = cfg.optim_wrapper.optimizer.lr
@@ -164,7 +164,7 @@ FULL_CONFIGS = sorted(
 @pytest.mark.parametrize('config', FULL_CONFIGS)
 def test_every_full_size_config_loads_and_builds_its_model(config):
     cfg = Config.fromfile(config)
-    model = build_model_from_config(cfg)
+    model = build_model(cfg)
     assert sum(p.numel() for p in model.parameters()) > 1e6
     for key in ('train_dataloader', 'optim_wrapper', 'default_scope') if 'knn' not in config \
             else ('test_dataloader', 'test_cfg', 'test_evaluator'):

@@ -1,21 +1,10 @@
 """Parameter and FLOP counts of config-built models (mmengine's analysis)."""
 from typing import Optional, Tuple
 
-import torch
 from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
-from mmengine.registry import MODELS as ROOT_MODELS
-from mmengine.registry import DefaultScope, init_default_scope
 
-
-def build_model_from_config(cfg: Config) -> torch.nn.Module:
-    """Build ``cfg.model`` in the config's default scope (mmpretrain, mmdet, mmseg)."""
-    scope = cfg.get('default_scope', 'mmpretrain')
-    if DefaultScope.get_current_instance() is None or \
-            DefaultScope.get_current_instance().scope_name != scope:
-        init_default_scope(scope)
-    with ROOT_MODELS.switch_scope_and_registry(scope) as registry:
-        return registry.build(cfg.model)
+from lkssl_mm.utils.builder import build_model
 
 
 def config_complexity(config: str, shape: Tuple[int, int] = (224, 224),
@@ -35,7 +24,7 @@ def config_complexity(config: str, shape: Tuple[int, int] = (224, 224),
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    model = build_model_from_config(cfg).eval()
+    model = build_model(cfg).eval()
     is_classifier = type(model).__name__ == 'ImageClassifier'
     target = model if is_classifier else model.backbone
     info = get_model_complexity_info(target, input_shape=(3, *shape), show_table=False,

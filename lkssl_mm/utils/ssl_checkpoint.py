@@ -1,16 +1,25 @@
 """Read the backbone out of self-supervised checkpoints (DINO, MoCo v3, BYOL...)."""
-import os
 import os.path as osp
 import re
-import tempfile
 import zipfile
 from typing import Dict, Optional, Tuple
 
 import torch
 
-#: Where each SSL algorithm keeps its EMA (teacher / momentum / target) backbone.
-TEACHER_PREFIXES = ('teacher.module.0.', 'momentum_encoder.module.0.', 'target_net.module.0.')
+from lkssl_mm.utils.fileio import save_atomically
+
+#: The EMA network of each SSL algorithm: DINO ``teacher``, MoCo v3
+#: ``momentum_encoder``, BYOL ``target_net``; each an mmengine EMA wrapper whose
+#: ``module`` is ``Sequential(backbone, neck)``.
+TEACHER_NETWORKS = ('teacher', 'momentum_encoder', 'target_net')
+#: Where those keep their backbone in a state dict.
+TEACHER_PREFIXES = tuple(f'{name}.module.0.' for name in TEACHER_NETWORKS)
 STUDENT_PREFIX = 'backbone.'
+
+__all__ = ['TEACHER_NETWORKS', 'TEACHER_PREFIXES', 'STUDENT_PREFIX', 'NotAnSSLCheckpoint',
+           'load_state_dict_file', 'extract_backbone', 'teacher_backbone', 'compare_keys',
+           'save_atomically', 'convert_ssl_checkpoint', 'resolve_backbone',
+           'check_backbone_checkpoint']
 
 
 class NotAnSSLCheckpoint(ValueError):
@@ -72,6 +81,14 @@ def extract_backbone(state_dict: Dict[str, torch.Tensor], which: str = 'teacher'
         f'top-level names found: {found}). Is this an SSL checkpoint of DINO, MoCo v3 or BYOL?')
 
 
+def teacher_backbone(model: torch.nn.Module) -> Optional[torch.nn.Module]:
+    """The backbone of an SSL model's EMA network (see :data:`TEACHER_NETWORKS`), or None."""
+    for name in TEACHER_NETWORKS:
+        if hasattr(model, name):
+            return getattr(model, name).module[0]
+    return None
+
+
 #: Keys a dense-task backbone may add to a pre-trained one: the norms of extra
 #: outputs (``norm0``..``norm2`` when ``out_indices`` grows from the last stage).
 NEW_OUTPUT_KEY = re.compile(r'^norm\d+\.')
@@ -86,24 +103,6 @@ def compare_keys(weights: Dict[str, torch.Tensor], target: Dict[str, torch.Tenso
         unexpected=sorted(k for k in weights if k not in target),
         mismatched=sorted(f'{k}: {tuple(weights[k].shape)} vs {tuple(target[k].shape)}'
                           for k in weights if k in target and weights[k].shape != target[k].shape))
-
-
-def save_atomically(obj, path: str) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place.
-
-    A crash while writing never leaves a truncated file at ``path``.
-    """
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix='.pth', dir=directory)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def convert_ssl_checkpoint(src: str, dst: str, which: str = 'teacher',
