@@ -9,7 +9,7 @@ pretrained = 'work_dirs/pretrained/dino_swin-t_teacher.pth'
 model = dict(
     backbone=dict(
         _base_.backbone,
-        frozen_stages=4,
+        frozen_stages=3,  # mmpretrain's Swin freezes stages 0..frozen_stages (all four)
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=[dict(type='GlobalAveragePooling'),
           dict(type='ClsBatchNormNeck', input_features=768)],

@@ -22,6 +22,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.model import is_model_wrapper
 from mmengine.registry import LOOPS, METRICS
 from mmengine.runner import TestLoop, ValLoop
+from mmengine.runner.amp import autocast
 
 from lkssl_mm.utils.ssl_checkpoint import teacher_backbone
 
@@ -130,6 +131,10 @@ class _KNNLoopMixin:
         use_teacher (bool): Use the EMA teacher's backbone of an SSL model
             (DINO ``teacher``, MoCo v3 ``momentum_encoder``, BYOL
             ``target_net``) when it has one. Defaults to True.
+        fp16 (bool): Extract the features under mmengine's ``autocast``, as
+            its ``TestLoop`` runs the model with ``fp16=True``: float16 on CUDA,
+            bfloat16 on the CPU. The features are L2-normalised and voted on in
+            float32 either way. Defaults to False.
     """
 
     mode: str  # 'test' or 'val': which hooks the loop calls
@@ -156,7 +161,8 @@ class _KNNLoopMixin:
         inputs = data['inputs']
         if isinstance(inputs, (list, tuple)):
             inputs = inputs[0]
-        out = self._backbone()(inputs)
+        with autocast(enabled=self.fp16):
+            out = self._backbone()(inputs)
         out = out[-1] if isinstance(out, (tuple, list)) else out
         if out.dim() == 4:
             out = out.mean((2, 3))
