@@ -5,16 +5,16 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 ROOT = Path(__file__).parent
-OPENMMLAB = ('mmcv', 'mmengine', 'mmpretrain', 'mmdet', 'mmsegmentation', 'ftfy',
-             'regex', 'pycocotools', 'matplotlib', 'scipy')
+RUNTIME = ('mmcv', 'mmengine', 'mmpretrain', 'mmdet', 'mmsegmentation', 'ftfy',
+           'regex', 'pycocotools', 'matplotlib', 'scipy', 'tensorboard')
 
 
 def pinned_requirements():
-    """The OpenMMLab pins from requirements/pins.txt (the one place pins live)."""
+    """The runtime pins (OpenMMLab and what it runs with) from requirements/pins.txt."""
     pins = []
     for line in (ROOT / 'requirements' / 'pins.txt').read_text().splitlines():
         name = re.split(r'[=<>]', line.strip(), maxsplit=1)[0]
-        if name in OPENMMLAB:
+        if name in RUNTIME:
             pins.append(line.strip())
     return pins
 

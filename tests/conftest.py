@@ -22,6 +22,26 @@ def synthetic_root(tmp_path_factory) -> Path:
     return out
 
 
+#: The DINO demo config and the options of its short CPU run (3 epochs of 6 iterations).
+DINO_DEMO = 'configs/demo/dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py'
+DINO_OPTIONS = ('train_cfg.max_epochs=3', 'train_dataloader.batch_size=16',
+                'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+                'default_hooks.logger.interval=1', 'train_cfg.val_interval=10')
+
+
+@pytest.fixture(scope='session')
+def dino_demo_run(synthetic_root, tmp_path_factory) -> Path:
+    """The work dir of an uninterrupted short DINO demo run (``DINO_OPTIONS``), made once.
+
+    The reference of the kill -9 and preemption resume tests, and the run whose
+    TensorBoard events tests/test_logs.py reads.
+    """
+    work_dir = tmp_path_factory.mktemp('dino_uninterrupted')
+    run_tool('tools/train.py', DINO_DEMO, '--work-dir', str(work_dir), '--cfg-options',
+             *data_options('pretrain', synthetic_root), *DINO_OPTIONS)
+    return work_dir
+
+
 def run_tool(*args: str, timeout: int = 600, check: bool = True,
              env: dict = None) -> subprocess.CompletedProcess:
     """Run ``python <args>`` from the repository root, failing with its output."""

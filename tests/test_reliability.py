@@ -1,5 +1,6 @@
-"""Reliability: atomic checkpoints, kill -9 and resume, corrupt images, NaN losses,
-invalid configs and checkpoints, a dying rank (docs/reliability.md)."""
+"""Reliability: atomic checkpoints, kill -9 and resume, preemption signals and Slurm requeue,
+corrupt images, NaN losses, invalid configs and checkpoints, a dying rank
+(docs/reliability.md)."""
 import os
 import re
 import shutil
@@ -14,18 +15,22 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 import lkssl_mm  # noqa: F401
 from lkssl_mm.datasets import CorruptImageError, StrictLoadImageFromFile, image_bytes_problem
+from lkssl_mm.engine.hooks import PREEMPTED_EXIT_CODE
+from lkssl_mm.engine.hooks.preemption import requeue_slurm_job
+from lkssl_mm.engine.launch import add_safety_hooks, setup_resume
 from lkssl_mm.utils.fileio import write_atomically
 from lkssl_mm.utils.preflight import ConfigError, check_data_paths, preflight
 
-from .conftest import ROOT, data_options, read_scalars, run_tool
+from .conftest import DINO_OPTIONS, ROOT, data_options, read_scalars, run_tool
 
 DEMO = 'configs/demo/'
-DINO = DEMO + 'dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py'
+DINO = DEMO + 'dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py'  # conftest.DINO_DEMO
 LINEAR = DEMO + 'linear-probe_lkconvnext-demo_synthetic.py'
 DET = DEMO + 'mask-rcnn_lkconvnext-demo_fpn_synthetic.py'
 
@@ -76,23 +81,17 @@ def _kill_when(cmd, marker: str, timeout: int = 600) -> None:
     assert proc.returncode == -signal.SIGKILL, ''.join(seen[-40:])
 
 
-DINO_OPTIONS = ('train_cfg.max_epochs=3', 'train_dataloader.batch_size=16',
-                'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-                'default_hooks.logger.interval=1', 'train_cfg.val_interval=10')
-
-
 @pytest.mark.slow
 def test_kill_during_pretraining_then_resume_matches_the_uninterrupted_run(synthetic_root,
+                                                                          dino_demo_run,
                                                                           tmp_path):
-    run_tool(*_train_cmd(DINO, tmp_path / 'full', synthetic_root, 'pretrain',
-                         *DINO_OPTIONS)[1:])
     killed = tmp_path / 'killed'
     _kill_when(_train_cmd(DINO, killed, synthetic_root, 'pretrain', *DINO_OPTIONS),
                r'Epoch\(train\)\s+\[\s*3\]\[\s*2/6\]')
     assert (killed / 'epoch_2.pth').exists() and not (killed / 'epoch_3.pth').exists()
     run_tool(*_train_cmd(DINO, killed, synthetic_root, 'pretrain', *DINO_OPTIONS,
                          resume=True)[1:])
-    full = {r['step']: r for r in read_scalars(tmp_path / 'full') if 'loss' in r}
+    full = {r['step']: r for r in read_scalars(dino_demo_run) if 'loss' in r}
     resumed = {r['step']: r for r in read_scalars(killed) if 'loss' in r}
     assert sorted(full) == list(range(1, 19)) and set(range(13, 19)) <= set(resumed)
     for step in range(13, 19):  # epoch 3, trained after the resume
@@ -228,6 +227,199 @@ def test_non_finite_steps_can_be_skipped_and_counted(tmp_path):
     assert all(torch.isfinite(p).all() for p in model.parameters())
     with pytest.raises(FloatingPointError, match='after 2 skipped steps'):
         _toy_runner(tmp_path / 'again', _Model(nan_at=(1, 2, 3)), 'skip').train()
+
+
+# ----------------------------------------------------------------------------- preemption
+def _slurm_stand_ins(tmp_path, *names) -> str:
+    """Stand-ins for Slurm commands: each writes its arguments, one per line, to
+    ``<name>.args`` and ``$LKSSL_ROOT`` to ``<name>.root`` in tmp_path. Returns a PATH
+    that finds them first."""
+    fake = tmp_path / 'bin'
+    fake.mkdir(exist_ok=True)
+    for name in names:
+        (fake / name).write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/{name}.args\n'
+                                 f'echo "$LKSSL_ROOT" > {tmp_path}/{name}.root\n')
+        (fake / name).chmod(0o755)
+    return f'{fake}:{os.environ["PATH"]}'
+
+
+class _Recorder(Hook):
+    """Records (epoch, batch index, the batch's sample ids) after every training iteration."""
+
+    def __init__(self):
+        self.seen = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.seen.append((runner.epoch, batch_idx, tuple(data_batch['inputs'][:, 0].tolist())))
+
+
+class _SignalledModel(BaseModel):
+    """A linear model that sends ``signum`` to its own process in iteration ``at`` (1-based)."""
+
+    def __init__(self, signum=None, at=None):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+        nn.init.constant_(self.linear.weight, 0.1)  # the same start in every run
+        nn.init.constant_(self.linear.bias, 0.1)
+        self.signum, self.at, self.calls = signum, at, 0
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        self.calls += 1
+        if self.calls == self.at:
+            os.kill(os.getpid(), self.signum)
+        return dict(loss=(self.linear(inputs) ** 2).mean())
+
+
+def _preemptible_runner(work_dir, model, recorder, resume_from=None):
+    """3 epochs of 4 shuffled batches, an iteration-based lr schedule, epoch checkpoints."""
+    return Runner(
+        model=model, work_dir=str(work_dir),
+        train_dataloader=dict(dataset=_Dataset(), sampler=dict(type='DefaultSampler'),
+                              batch_size=2, collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.002, momentum=0.9)),
+        param_scheduler=dict(type='LinearLR', start_factor=0.1, by_epoch=False, end=12),
+        train_cfg=dict(type='ResumableEpochBasedTrainLoop', max_epochs=3),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
+                           logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=[dict(type='PreemptionHook'), recorder], randomness=dict(seed=0),
+        resume=resume_from is not None, load_from=resume_from,
+        default_scope='mmengine', experiment_name=f'preempt_{time.time_ns()}')
+
+
+@pytest.fixture(scope='module')
+def toy_uninterrupted(tmp_path_factory):
+    recorder, model = _Recorder(), _SignalledModel()
+    _preemptible_runner(tmp_path_factory.mktemp('toy_full'), model, recorder).train()
+    assert len(recorder.seen) == 12
+    return recorder.seen, model.linear.weight.detach().clone()
+
+
+@pytest.mark.parametrize('signum, at', [
+    (signal.SIGTERM, 6),   # inside epoch 2: stop without requeueing
+    (signal.SIGUSR1, 4),   # the last batch of epoch 1, before its end-of-epoch hooks: requeue
+])
+def test_a_signal_saves_that_iteration_and_the_resume_continues_exactly(
+        toy_uninterrupted, tmp_path, monkeypatch, signum, at):
+    monkeypatch.setenv('PATH', _slurm_stand_ins(tmp_path, 'scontrol'))
+    monkeypatch.setenv('SLURM_JOB_ID', '4242')
+    handler = signal.getsignal(signum)
+    work, recorder = tmp_path / 'work', _Recorder()
+    with pytest.raises(SystemExit) as stop:
+        _preemptible_runner(work, _SignalledModel(signum, at), recorder).train()
+    assert stop.value.code == PREEMPTED_EXIT_CODE == 75
+    assert signal.getsignal(signum) is handler  # the process's handlers are back
+    checkpoint = work / f'iter_{at}.pth'
+    assert (work / 'last_checkpoint').read_text() == str(checkpoint)
+    meta = torch.load(checkpoint)['meta']
+    assert (meta['epoch'], meta['iter']) == ((at - 1) // 4, at)  # the epoch is not done
+    assert not (work / f'epoch_{(at - 1) // 4 + 1}.pth').exists()
+    requeued = tmp_path / 'scontrol.args'
+    if signum == signal.SIGUSR1:
+        assert requeued.read_text().split() == ['requeue', '4242']
+    else:
+        assert not requeued.exists()
+
+    resumed, model = _Recorder(), _SignalledModel()
+    _preemptible_runner(work, model, resumed, resume_from=str(checkpoint)).train()
+    full_seen, full_weight = toy_uninterrupted
+    # every batch once, in the uninterrupted order, with the same batch indices
+    assert recorder.seen + resumed.seen == full_seen
+    assert torch.equal(model.linear.weight, full_weight)
+    assert sorted(p.name for p in work.glob('epoch_*.pth'))[-1] == 'epoch_3.pth'
+
+
+def test_requeue_failures_are_reported_not_raised(monkeypatch):
+    monkeypatch.setenv('PATH', '/nonexistent')
+    assert 'FileNotFoundError' in requeue_slurm_job('1')
+
+
+def test_a_requeued_slurm_job_resumes_from_the_last_checkpoint(tmp_path, monkeypatch):
+    (tmp_path / 'iter_9.pth').write_bytes(b'x')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_9.pth'))
+    cfg = Config(dict(work_dir=str(tmp_path)))
+    monkeypatch.setenv('SLURM_RESTART_COUNT', '0')
+    assert setup_resume(cfg, None) is None and not cfg.get('resume')
+    monkeypatch.setenv('SLURM_RESTART_COUNT', '1')  # set by Slurm in a requeued job
+    assert setup_resume(cfg, None) == str(tmp_path / 'iter_9.pth')
+    assert cfg.resume and cfg.load_from == str(tmp_path / 'iter_9.pth')
+
+
+def test_epoch_based_training_loops_become_resumable():
+    for train_cfg, expected in [
+            (dict(by_epoch=True, max_epochs=3), dict(type='ResumableEpochBasedTrainLoop',
+                                                     max_epochs=3)),
+            (dict(type='EpochBasedTrainLoop', max_epochs=3),
+             dict(type='ResumableEpochBasedTrainLoop', max_epochs=3)),
+            (dict(type='IterBasedTrainLoop', max_iters=9), dict(type='IterBasedTrainLoop',
+                                                               max_iters=9))]:
+        cfg = Config(dict(train_cfg=train_cfg))
+        add_safety_hooks(cfg)
+        assert cfg.train_cfg == expected
+        assert [h['type'] for h in cfg.custom_hooks] == [
+            'NonFiniteLossHook', 'RNGStateHook', 'PreemptionHook']
+
+
+def test_slurm_train_sh_asks_for_the_signal_and_requeues_in_batch_mode(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith('SLURM_')}
+    env = dict(env, PATH=_slurm_stand_ins(tmp_path, 'srun', 'sbatch'), PYTHON='python')
+    script, train = str(ROOT / 'tools' / 'slurm_train.sh'), str(ROOT / 'tools' / 'train.py')
+    run = ['bash', script, 'gpu', 'dino', 'CFG', '--amp']
+
+    subprocess.run(run, env=env, check=True)  # in the foreground, as OpenMMLab's script
+    args = (tmp_path / 'srun.args').read_text().splitlines()
+    assert args[:4] == ['-p', 'gpu', '--job-name=dino', '--signal=USR1@120']
+    assert args[-6:] == ['-u', train, 'CFG', '--launcher', 'slurm', '--amp']
+
+    subprocess.run(run, env=dict(env, SBATCH='1', SIGNAL='USR1@300'), check=True)
+    args = (tmp_path / 'sbatch.args').read_text().splitlines()
+    assert args[:3] == ['--requeue', '--signal=USR1@300', '-p']
+    assert args[-5:] == [script, 'gpu', 'dino', 'CFG', '--amp']
+
+    assert (tmp_path / 'sbatch.root').read_text().strip() == str(ROOT)
+    # the batch job runs a spooled copy of the script: one srun step over the allocation
+    spooled = tmp_path / 'spool' / 'slurm_script'
+    spooled.parent.mkdir()
+    shutil.copy(script, spooled)
+    subprocess.run(['bash', str(spooled), *run[2:]], check=True,
+                   env=dict(env, SBATCH='1', SLURM_JOB_ID='7', LKSSL_ROOT=str(ROOT)))
+    args = (tmp_path / 'srun.args').read_text().splitlines()
+    assert args == ['--kill-on-bad-exit=1', 'python', '-u', train, 'CFG', '--launcher',
+                    'slurm', '--amp']
+
+
+@pytest.mark.slow
+def test_sigusr1_to_train_py_saves_requeues_and_resume_matches_the_uninterrupted_run(
+        synthetic_root, dino_demo_run, tmp_path):
+    env = dict(os.environ, PYTHONUNBUFFERED='1', SLURM_JOB_ID='4242',
+               PATH=_slurm_stand_ins(tmp_path, 'scontrol'))
+    work = tmp_path / 'preempted'
+    proc = subprocess.Popen(_train_cmd(DINO, work, synthetic_root, 'pretrain', *DINO_OPTIONS),
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    seen = []
+    for line in proc.stdout:  # signal it in epoch 2, as Slurm would before a time limit
+        seen.append(line)
+        if re.search(r'Epoch\(train\)\s+\[\s*2\]\[\s*2/6\]', line):
+            os.kill(proc.pid, signal.SIGUSR1)
+    assert proc.wait(timeout=300) == PREEMPTED_EXIT_CODE, ''.join(seen[-40:])
+    (checkpoint, ) = work.glob('iter_*.pth')
+    iteration = int(checkpoint.stem.split('_')[1])
+    assert 8 <= iteration < 12  # where the signal arrived, inside epoch 2
+    assert (work / 'last_checkpoint').read_text() == str(checkpoint)
+    assert torch.load(checkpoint)['meta']['iter'] == iteration
+    assert (tmp_path / 'scontrol.args').read_text().split() == ['requeue', '4242']
+    assert any(f'SIGUSR1 received: saving iteration {iteration}' in line for line in seen)
+
+    resumed = run_tool(*_train_cmd(DINO, work, synthetic_root, 'pretrain', *DINO_OPTIONS,
+                                   resume=True)[1:])
+    position = iteration - 6 + 1  # the first batch trained after the resume, in epoch 2
+    assert re.search(rf'Epoch\(train\)\s+\[2\]\[\s*{position}/6\]', resumed.stdout)
+    full = {r['step']: r for r in read_scalars(dino_demo_run) if 'loss' in r}
+    after = {r['step']: r for r in read_scalars(work) if 'loss' in r}
+    for step in range(iteration + 1, 19):
+        for key in ('loss', 'lr', 'teacher_temp', 'kl_div'):
+            assert after[step][key] == pytest.approx(full[step][key], rel=1e-4, abs=1e-6), \
+                (step, key)
 
 
 # ----------------------------------------------------------------------------- invalid configs

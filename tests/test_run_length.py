@@ -17,6 +17,7 @@ import lkssl_mm  # noqa: F401
 from lkssl_mm.engine.run_length import RunLengthRunner, fit_run_length
 
 DINO = 'configs/dino/dino_lkconvnext-t-k13-ln_8xb64-100e_in1k.py'
+DINO_300E = 'configs/dino/dino_vit-s-p16_16xb64-300e_in1k.py'  # teacher temp warmed up 30 epochs
 MASK_RCNN = 'configs/mask_rcnn/mask-rcnn_lkconvnext-t-k13-ln_fpn_1x_coco.py'
 UPERNET = 'configs/upernet/upernet_lkconvnext-t-k13-ln_8xb2-amp-160k_ade20k-512x512.py'
 EPOCH_LENGTH = 20  # iterations per epoch of the simulated runs
@@ -106,7 +107,8 @@ def test_dino_lr_weight_decay_and_epoch_settings_follow_a_shorter_run():
     # the warm-up takes 1 of 10 epochs, as 10 of 100
     assert lr[EPOCH_LENGTH // 2] < 0.6 and lr[EPOCH_LENGTH - 1] == pytest.approx(1.0)
     assert full_schedule(DINO, 'weight_decay')[-1] == pytest.approx(10, rel=1e-3)  # 0.04->0.4
-    assert cfg.model.head.warmup_teacher_temp_epochs == 3  # 30 of 100 epochs
+    assert cfg.model.head.warmup_teacher_temp_epochs == 0  # none in the 100-epoch recipe
+    assert fitted(DINO_300E, epochs=30).model.head.warmup_teacher_temp_epochs == 3  # 30 of 300
     assert cfg.optim_wrapper.freeze_last_layer_epochs == 1  # whole epochs, at least one
 
 
@@ -117,13 +119,13 @@ def test_only_changing_max_epochs_is_the_trap_this_closes():
     assert lr[-1] > 0.3  # the cosine has hardly started: the run ends at a high lr
 
 
-COCO_EPOCH = 100  # long enough for the 500-iteration warm-up to end in the full run
+COCO_EPOCH = 100  # long enough for the 1000-iteration warm-up to end in the full run
 
 
 @pytest.mark.parametrize('epochs, warmup_iters, milestones', [
-    (6, 250, [4, 5]),  # 5.5 rounds to 6, the end: kept one epoch before it
-    (24, 1000, [16, 22]),
-    (2, 83, [1, 1]),  # both drops in the last epoch
+    (6, 500, [4, 5]),  # 5.5 rounds to 6, the end: kept one epoch before it
+    (24, 2000, [16, 22]),
+    (2, 167, [1, 1]),  # both drops in the last epoch
 ])
 def test_mask_rcnn_step_schedule_follows_shorter_and_longer_runs(epochs, warmup_iters,
                                                                    milestones):
@@ -165,7 +167,9 @@ def test_fractional_epochs_switch_an_epoch_stepped_schedule_to_iterations():
 
 
 def test_the_summary_is_one_line_naming_every_change():
-    summary = fit_run_length(loaded(DINO), epochs=10)
+    cfg = loaded(DINO)
+    cfg.model.head.warmup_teacher_temp_epochs = 30  # as in the 300-epoch recipe
+    summary = fit_run_length(cfg, epochs=10)
     assert '\n' not in summary
     for part in ('train_cfg.max_epochs 100 -> 10', 'param_scheduler.0(LinearLR) end 10->1',
                  'param_scheduler.1(CosineAnnealingLR) begin 10->1 end 100->10 T_max 90->9',
@@ -246,6 +250,22 @@ def test_runner_type_applies_run_length_for_the_libraries_tools(tmp_path):
     log = next(tmp_path.glob('*/*.log')).read_text()
     assert 'run length: train_cfg.max_epochs 10 -> 2 (x0.2)' in log
     assert 'param_scheduler.0(LinearLR) runs over 2 iterations' in log
+
+
+def test_resumed_schedulers_step_the_runners_optimizer(tmp_path):
+    """On resume mmengine passes the built schedulers back to build_param_scheduler."""
+    cfg = toy_config(tmp_path)
+    cfg.default_hooks.checkpoint.interval = 5
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    full = list(runner.message_hub.get_scalar('train/lr').data[0])
+    cfg = toy_config(tmp_path / 'resumed')
+    cfg.merge_from_dict(dict(resume=True, load_from=str(tmp_path / 'epoch_5.pth')))
+    resumed = RUNNERS.build(cfg)
+    resumed.train()
+    assert all(s.optimizer is resumed.optim_wrapper for s in resumed.param_schedulers)
+    lr = list(resumed.message_hub.get_scalar('train/lr').data[0])
+    assert lr[-15:] == pytest.approx(full[-15:]) and lr[-1] < lr[-15]
 
 
 def test_train_py_epochs_option(tmp_path, monkeypatch):

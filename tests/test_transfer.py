@@ -15,6 +15,7 @@ from lkssl_mm.utils.builder import build_model
 from lkssl_mm.utils.ssl_checkpoint import NotAnSSLCheckpoint, convert_ssl_checkpoint
 
 from .conftest import run_tool
+from .test_recipe_fidelity import trains_without_syncbn
 
 DEMO = 'configs/demo/'
 DOWNSTREAM_DEMOS = {
@@ -226,7 +227,8 @@ FULL_CONFIGS = sorted(
 MODEL_TYPES = {'dino': 'DINO', 'mocov3': 'MoCoV3', 'byol': 'BYOL', 'mask_rcnn': 'MaskRCNN',
                'upernet': 'EncoderDecoder', 'knn': 'ImageClassifier',
                'linear-probe': 'ImageClassifier', 'finetune': 'ImageClassifier'}
-BACKBONE_NAME = re.compile(r'lkconvnext-t-k(\d+)([rd]?)-([lb]n)|replknet-31b|swin-t|vit-s-p16')
+BACKBONE_NAME = re.compile(
+    r'lkconvnext-t-k(\d+)([rd]?)-([lb]n)|slak-t|replknet-31b|swin-t|vit-s-p16')
 
 
 def config_kind(config: str) -> str:
@@ -246,6 +248,10 @@ def check_backbone_is_the_named_one(backbone, match) -> None:
     elif expected == 'SwinTransformer':
         assert backbone.embed_dims == 96 and [len(s.blocks) for s in backbone.stages] == [
             2, 2, 6, 2]
+    elif match.group(0) == 'slak-t':  # SLaK-T as published: 51/49/47/13 decomposed, x1.3
+        assert (backbone.depths, backbone.channels) == ([3, 3, 9, 3], [124, 249, 499, 998])
+        assert backbone.kernel_sizes == [51, 49, 47, 13]
+        assert tuple(backbone.stages[2][0].depthwise_conv.lkb_h.conv.weight.shape[-2:]) == (47, 5)
     elif expected == 'LKConvNeXt':
         kernel, mode, norm = int(match.group(1)), match.group(2), match.group(3)
         assert (backbone.depths, backbone.channels) == ([3, 3, 9, 3], [96, 192, 384, 768])
@@ -285,6 +291,9 @@ def test_every_full_size_config_builds_what_its_name_says_and_fits_its_pre_train
     check_model_shapes(model)  # raises naming the neck or head that does not fit
     assert cfg.runner_type == 'RunLengthRunner'
     assert 'lkssl_mm' in cfg.custom_imports['imports']
+    if kind != 'knn':  # and every BatchNorm that trains does so as SyncBN under DDP
+        plain = trains_without_syncbn(cfg, model)
+        assert not plain, f'{len(plain)} BatchNorm layers train per GPU, e.g. {plain[:3]}'
     if kind in ('dino', 'mocov3', 'byol'):
         assert 'train_dataloader' in cfg and 'optim_wrapper' in cfg
         return

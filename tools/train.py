@@ -8,6 +8,7 @@ Examples:
     python tools/train.py configs/demo/dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py
     python tools/train.py CONFIG --resume            # resume from the work dir's last checkpoint
     python tools/train.py CONFIG --epochs 10          # 10 epochs; every schedule follows
+    python tools/train.py CONFIG --vis wandb          # W&B instead of TensorBoard
     tools/dist_train.sh CONFIG 8 --amp                # 8 GPUs through torchrun
 """
 import argparse
@@ -18,12 +19,14 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import lkssl_mm  # noqa: E402,F401  (registers the plugin's modules)
 from lkssl_mm.engine.launch import (  # noqa: E402
+    VIS_BACKENDS,
     add_common_args,
     add_safety_hooks,
     build_runner,
     enable_amp,
     load_config,
     set_pretrained,
+    set_visualizer,
     setup_resume,
 )
 from lkssl_mm.utils.preflight import preflight  # noqa: E402
@@ -53,6 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the actual total batch size '
                         '(auto_scale_lr.base_batch_size in the config)')
+    parser.add_argument('--vis', choices=list(VIS_BACKENDS), default='tensorboard',
+                        help='where the scalars go besides the JSON log: TensorBoard (default), '
+                        'Weights & Biases (needs wandb) or none; docs/logs.md')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -69,6 +75,7 @@ def main(argv=None) -> None:
     if args.pretrained:
         set_pretrained(cfg, args.pretrained)
     add_safety_hooks(cfg, args.nonfinite, args.max_nonfinite_skips)
+    set_visualizer(cfg, args.vis)
     resume_from = setup_resume(cfg, args.resume)
     if not args.no_preflight:
         preflight(cfg, resume=resume_from)

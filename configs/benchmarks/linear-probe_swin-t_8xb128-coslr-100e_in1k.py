@@ -9,7 +9,9 @@ pretrained = 'work_dirs/pretrained/dino_swin-t_teacher.pth'
 model = dict(
     backbone=dict(
         _base_.backbone,
-        frozen_stages=3,  # mmpretrain's Swin freezes stages 0..frozen_stages (all four)
+        # mmpretrain's Swin counts from 0: 3 freezes the patch embedding, all four stages and
+        # their output norms (4 indexed a fifth stage and failed as training started)
+        frozen_stages=3,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=[dict(type='GlobalAveragePooling'),
           dict(type='ClsBatchNormNeck', input_features=768)],

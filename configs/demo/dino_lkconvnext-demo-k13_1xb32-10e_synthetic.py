@@ -9,7 +9,7 @@
 # at 13x13); 1 warm-up epoch. See docs/dino.md.
 _base_ = [
     '../_base_/models/lkconvnext-demo.py',
-    '../_base_/models/dino_head.py',
+    '../_base_/models/dino.py',
     '../_base_/datasets/synthetic_dino_multicrop.py',
     '../_base_/datasets/synthetic_knn_monitor.py',
     '../_base_/schedules/dino_adamw_100e.py',

@@ -2,7 +2,7 @@
 # with the reference recipe (see configs/dino/README.md).
 _base_ = [
     '../_base_/models/lkconvnext-t-k9-bn.py',
-    '../_base_/models/dino_head.py',
+    '../_base_/models/dino.py',
     '../_base_/datasets/imagenet_dino_multicrop.py',
     '../_base_/schedules/dino_adamw_100e.py',
     '../_base_/dino_runtime.py',

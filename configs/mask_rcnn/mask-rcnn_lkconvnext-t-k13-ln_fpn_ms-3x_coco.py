@@ -12,6 +12,6 @@ model = dict(
         _delete_=True,
         out_indices=(0, 1, 2, 3),
         gap_before_final_norm=False,
-        drop_path_rate=0.4,
+        drop_path_rate=0.4,  # mmdet's ConvNeXt-T 3x value
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(in_channels=_base_.backbone_channels))

@@ -12,6 +12,6 @@ model = dict(
         _delete_=True,
         out_indices=(0, 1, 2, 3),
         gap_before_final_norm=False,
-        drop_path_rate=0.2,
+        drop_path_rate=0.2,  # mmdet's Swin-T 1x value (no ConvNeXt 1x upstream)
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(in_channels=_base_.backbone_channels))

@@ -11,6 +11,6 @@ model = dict(
         _base_.backbone,
         _delete_=True,
         out_indices=(0, 1, 2, 3),
-        drop_path_rate=0.2,
+        drop_path_rate=0.2,  # mmdet's Swin-T 1x value
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(in_channels=_base_.backbone_channels))

@@ -11,6 +11,8 @@ model = dict(
         _base_.backbone,
         _delete_=True,
         out_indices=(0, 1, 2, 3),
-        drop_path_rate=0.4,
+        drop_path_rate=0.4,  # the ConvNeXt-T 3x value, as for every backbone here
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=dict(in_channels=_base_.backbone_channels))
+# mmdet's num_layers=6 counts ConvNeXt-T's layer ids: decay over this backbone's own ids.
+optim_wrapper = dict(paramwise_cfg=dict(_delete_=True, decay_rate=0.95, decay_type='layer_wise'))

@@ -14,7 +14,7 @@ model = dict(
         _delete_=True,
         out_type='featmap',
         out_indices=(2, 5, 8, 11),
-        drop_path_rate=0.2,
+        drop_path_rate=0.2,  # mmdet's Swin-T 1x value (no ConvNeXt 1x upstream)
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     neck=[
         dict(type='mmseg.MultiLevelNeck', in_channels=[384] * 4, out_channels=384,

@@ -21,3 +21,5 @@ model = dict(
              scales=[4, 2, 1, 0.5]),
         dict(type='FPN', in_channels=[384] * 4, out_channels=256, num_outs=5),
     ])
+# mmdet's num_layers=6 counts ConvNeXt-T's layer ids: decay over this backbone's own ids.
+optim_wrapper = dict(paramwise_cfg=dict(_delete_=True, decay_rate=0.95, decay_type='layer_wise'))

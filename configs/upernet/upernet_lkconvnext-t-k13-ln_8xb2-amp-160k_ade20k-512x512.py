@@ -12,7 +12,7 @@ model = dict(
         _delete_=True,
         out_indices=(0, 1, 2, 3),
         gap_before_final_norm=False,
-        drop_path_rate=0.3,
+        drop_path_rate=0.4,  # mmseg's ConvNeXt-T UperNet value
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     decode_head=dict(in_channels=_base_.backbone_channels),
     auxiliary_head=dict(in_channels=_base_.backbone_channels[2]))

@@ -15,3 +15,6 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     decode_head=dict(in_channels=_base_.backbone_channels),
     auxiliary_head=dict(in_channels=_base_.backbone_channels[2]))
+# Transformers have no stage ids here: layer-wise decay 0.9 over their blocks
+# (get_layer_depth) instead of the ConvNeXt recipe's stage-wise decay.
+optim_wrapper = dict(paramwise_cfg=dict(_delete_=True, decay_rate=0.9, decay_type='layer_wise'))

@@ -19,3 +19,6 @@ model = dict(
               scales=[4, 2, 1, 0.5]),
     decode_head=dict(in_channels=[384] * 4),
     auxiliary_head=dict(in_channels=384))
+# Transformers have no stage ids here: layer-wise decay 0.9 over their blocks
+# (get_layer_depth) instead of the ConvNeXt recipe's stage-wise decay.
+optim_wrapper = dict(paramwise_cfg=dict(_delete_=True, decay_rate=0.9, decay_type='layer_wise'))

@@ -1,8 +1,10 @@
 """Parameter and FLOP counts of config-built models (mmengine's analysis)."""
 from typing import Optional, Tuple
 
-from mmengine.analysis import get_model_complexity_info
+import torch
+from mmengine.analysis import FlopAnalyzer, get_model_complexity_info
 from mmengine.config import Config
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from lkssl_mm.utils.builder import build_model
 
@@ -34,3 +36,69 @@ def config_complexity(config: str, shape: Tuple[int, int] = (224, 224),
                 params=int(info['params']), flops=int(info['flops']),
                 params_str=info['params_str'], flops_str=info['flops_str'],
                 model_params=sum(p.numel() for p in model.parameters()))
+
+
+#: Operators whose multiply-adds published model sizes count: the weight layers (and the
+#: attention products of Transformers). Norm layers fold into the weights at inference.
+WEIGHT_OPERATORS = ('conv', 'linear', 'matmul', 'bmm', 'einsum')
+
+
+def backbone_complexity(config: str, num_classes: int = 1000,
+                        shape: Tuple[int, int] = (224, 224), sparsity: float = 0.0,
+                        deploy: bool = False, cfg_options: Optional[dict] = None) -> dict:
+    """Params and FLOPs of a backbone base config, counted as papers publish them.
+
+    The config's ``backbone`` gets global average pooling (when it returns feature
+    maps) and a ``num_classes`` linear head, the form of published ImageNet sizes.
+    FLOPs are the multiply-adds of :data:`WEIGHT_OPERATORS` (mmengine's analysis).
+
+    Args:
+        config (str): A base config that defines ``backbone`` and ``backbone_channels``
+            (``configs/_base_/models/*.py``).
+        num_classes (int): Classes of the linear head. Defaults to 1000.
+        shape (tuple[int, int]): Input height and width. Defaults to (224, 224).
+        sparsity (float): Count as if this fraction of every convolution and linear
+            weight were zero, spread evenly over the layers (SLaK publishes the sizes
+            left by its 40 % sparse training). Defaults to 0.
+        deploy (bool): Count the inference form: re-parameterised kernels merged
+            (``switch_to_deploy``) and every BatchNorm folded into its convolution
+            (its two parameters per channel become one bias), as RepLKNet publishes.
+        cfg_options (dict, optional): Overrides, as ``--cfg-options`` gives them
+            (e.g. ``{'backbone.kernel_size': [31, 29, 27, 13]}``).
+
+    Returns:
+        dict: ``config``, ``input_shape``, ``sparsity``, ``deploy``, ``params`` and
+        ``flops`` (as counted), ``dense_params`` and ``dense_flops``.
+
+    Raises:
+        ValueError: If the config has no ``backbone`` or ``sparsity`` is not in [0, 1).
+    """
+    from mmpretrain.registry import MODELS
+    if not 0 <= sparsity < 1:
+        raise ValueError(f'sparsity must be in [0, 1), got {sparsity}')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if 'backbone' not in cfg or 'backbone_channels' not in cfg:
+        raise ValueError(f'{config} defines no backbone / backbone_channels; give a base '
+                         'config from configs/_base_/models/')
+    model = build_model(Config(dict(default_scope='mmpretrain', model=dict(
+        type='ImageClassifier', backbone=cfg.backbone,
+        head=dict(type='LinearClsHead', num_classes=num_classes,
+                  in_channels=cfg.backbone_channels[-1]))))).eval()
+    with torch.no_grad():
+        if model.backbone(torch.zeros(1, 3, 32, 32))[-1].dim() == 4:  # feature maps
+            model.neck = MODELS.build(dict(type='GlobalAveragePooling'))
+    if deploy and hasattr(model.backbone, 'switch_to_deploy'):
+        model.backbone.switch_to_deploy()
+    params = sum(p.numel() for p in model.parameters())
+    if deploy:
+        params -= sum(m.weight.numel() for m in model.modules() if isinstance(m, _BatchNorm))
+    by_operator = FlopAnalyzer(model, torch.randn(1, 3, *shape)).by_operator()
+    flops = sum(by_operator.get(op, 0) for op in WEIGHT_OPERATORS)
+    weights = sum(p.numel() for p in model.parameters() if p.ndim in (2, 4))
+    weight_flops = by_operator.get('conv', 0) + by_operator.get('linear', 0)
+    return dict(config=config, input_shape=[3, *shape], sparsity=sparsity, deploy=deploy,
+                params=int(round(params - sparsity * weights)),
+                flops=int(round(flops - sparsity * weight_flops)),
+                dense_params=int(params), dense_flops=int(flops))

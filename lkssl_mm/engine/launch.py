@@ -5,7 +5,9 @@ library's registries build it; these helpers only translate the command line
 into config fields and make distributed runs work on CPU-only machines.
 """
 import argparse
+import copy
 import datetime
+import importlib.util
 import os
 import os.path as osp
 from typing import Optional
@@ -24,6 +26,14 @@ from .optimizers import AMP_WRAPPERS
 from .run_length import RunLengthRunner, fit_run_length
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+#: ``tools/train.py --vis``: the mmengine visualization backend written beside
+#: the local JSON log (``LocalVisBackend``, always kept), and the package it needs.
+VIS_BACKENDS = {
+    'tensorboard': (dict(type='TensorboardVisBackend'), 'tensorboard'),
+    'wandb': (dict(type='WandbVisBackend', init_kwargs=dict(project='lkssl_mm')), 'wandb'),
+    'none': (None, None),
+}
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +98,10 @@ def enable_amp(cfg: Config) -> None:
 def setup_resume(cfg: Config, resume: Optional[str]) -> Optional[str]:
     """Resolve ``--resume``: alone, the work dir's last checkpoint; else the given path.
 
+    A requeued Slurm job (``$SLURM_RESTART_COUNT`` > 0) resumes from the work
+    dir's last checkpoint without ``--resume``, as after a preemption
+    (:class:`~lkssl_mm.engine.hooks.PreemptionHook`).
+
     Returns:
         str | None: The checkpoint the run will resume from (None: nothing to
         resume, the run starts from scratch).
@@ -95,6 +109,11 @@ def setup_resume(cfg: Config, resume: Optional[str]) -> Optional[str]:
     Raises:
         FileNotFoundError: If an explicit checkpoint does not exist.
     """
+    restarts = os.environ.get('SLURM_RESTART_COUNT', '0')
+    if resume is None and restarts.isdigit() and int(restarts) > 0:
+        print_log(f'requeued Slurm job (SLURM_RESTART_COUNT={restarts}): resuming from the '
+                  'last checkpoint in the work dir', logger='current')
+        resume = 'auto'
     if resume is None:
         return None
     if resume == 'auto':
@@ -180,7 +199,11 @@ def set_pretrained(cfg: Config, checkpoint: str) -> dict:
 
 
 def add_safety_hooks(cfg: Config, action: str = 'stop', max_skips: int = 10) -> None:
-    """Add :class:`NonFiniteLossHook` and :class:`RNGStateHook` unless present.
+    """Add :class:`NonFiniteLossHook`, :class:`RNGStateHook` and :class:`PreemptionHook`.
+
+    Hooks the config already lists are kept as they are. Epoch-based
+    training loops become :class:`ResumableEpochBasedTrainLoop`, so that the
+    preemption hook's mid-epoch checkpoints resume exactly.
 
     Args:
         cfg (Config): The config to change.
@@ -193,7 +216,69 @@ def add_safety_hooks(cfg: Config, action: str = 'stop', max_skips: int = 10) -> 
         hooks.append(dict(type='NonFiniteLossHook', action=action, max_skips=max_skips))
     if 'RNGStateHook' not in present:
         hooks.append(dict(type='RNGStateHook'))
+    if 'PreemptionHook' not in present:
+        hooks.append(dict(type='PreemptionHook'))
     cfg.custom_hooks = hooks
+    use_resumable_epoch_loop(cfg)
+
+
+def use_resumable_epoch_loop(cfg: Config) -> None:
+    """Train epoch-based configs with :class:`ResumableEpochBasedTrainLoop`.
+
+    It is mmengine's ``EpochBasedTrainLoop`` plus an exact resume from a
+    checkpoint saved inside an epoch. Iteration-based loops are left as they
+    are: mmengine's ``IterBasedTrainLoop`` resumes at any iteration itself
+    (by reading the trained batches again).
+    """
+    train_cfg = cfg.get('train_cfg')
+    if not train_cfg:
+        return
+    loop_type = train_cfg.get('type')
+    if loop_type is None and train_cfg.get('by_epoch', False):
+        train_cfg.pop('by_epoch')
+        train_cfg['type'] = 'ResumableEpochBasedTrainLoop'
+    elif loop_type in ('EpochBasedTrainLoop', 'mmengine.EpochBasedTrainLoop'):
+        train_cfg['type'] = 'ResumableEpochBasedTrainLoop'
+
+
+def set_visualizer(cfg: Config, vis: str = 'tensorboard') -> None:
+    """Log to TensorBoard, W&B or only the local JSON files (``tools/train.py --vis``).
+
+    The config's visualizer (mmpretrain's, mmdet's or mmseg's) keeps its type
+    and its ``LocalVisBackend``; the backend of ``vis`` is added (a backend
+    of that type already in the config is kept with its settings) and the
+    other one removed. mmengine writes the TensorBoard event files beside the
+    JSON log, in ``<work_dir>/<timestamp>/vis_data/``.
+
+    Args:
+        cfg (Config): The config to change.
+        vis (str): 'tensorboard', 'wandb' or 'none'.
+
+    Raises:
+        ValueError: If ``vis`` is not one of :data:`VIS_BACKENDS`.
+        ImportError: If the backend's package is not installed.
+    """
+    if vis not in VIS_BACKENDS:
+        raise ValueError(f'--vis must be one of {sorted(VIS_BACKENDS)}, got {vis!r}')
+    backend, package = VIS_BACKENDS[vis]
+    if package and importlib.util.find_spec(package) is None:
+        raise ImportError(f'--vis {vis} needs the {package} package: pip install {package} '
+                          '(or choose --vis none)')
+    backend_type = backend['type'] if backend else None
+    visualizer = dict(cfg.get('visualizer') or dict(type='Visualizer'))
+    optional = {b['type'] for b, _ in VIS_BACKENDS.values() if b}
+
+    def kind(entry: dict) -> str:
+        return str(entry.get('type', '')).split('.')[-1]
+
+    backends = [dict(b) for b in visualizer.get('vis_backends') or []
+                if kind(b) not in optional or kind(b) == backend_type]
+    if not any(kind(b) == 'LocalVisBackend' for b in backends):
+        backends.insert(0, dict(type='LocalVisBackend'))
+    if backend and not any(kind(b) == backend_type for b in backends):
+        backends.append(copy.deepcopy(backend))
+    visualizer['vis_backends'] = backends
+    cfg.visualizer = visualizer
 
 
 def build_runner(cfg: Config) -> Runner:

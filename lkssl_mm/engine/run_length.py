@@ -315,7 +315,9 @@ class RunLengthRunner(Runner):
         return runner
 
     def build_param_scheduler(self, scheduler):
-        if isinstance(scheduler, (dict, list)):
+        # Configs only: on resume mmengine passes the built schedulers back in,
+        # and a copy of those would step a copy of the optimizer.
+        if _schedulers(scheduler):
             scheduler = copy.deepcopy(scheduler)
             for note in widen_short_schedulers(scheduler, len(self.train_dataloader)):
                 self.logger.warning(note)

@@ -13,3 +13,6 @@ backbone = dict(
     layer_scale_init_value=1.0,
     drop_path_rate=0.0)
 backbone_channels = [32, 64, 128, 256]
+# SyncBatchNorm if the demo configs are ever run distributed on GPUs; the demo runs
+# in one process (mmengine keeps BatchNorm) and the CPU launcher turns it off.
+sync_bn = 'torch'

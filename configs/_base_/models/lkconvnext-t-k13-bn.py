@@ -9,5 +9,8 @@ backbone = dict(
     norm_cfg=dict(type='BN'),
     drop_path_rate=0.1)
 backbone_channels = [96, 192, 384, 768]
-# BatchNorm becomes SyncBatchNorm in distributed GPU runs (as in DINO for ConvNets)
+# Every BatchNorm of a model built on this base (backbone, necks, heads) trains as
+# SyncBatchNorm in distributed GPU runs, as main_dino.py:196-198 converts any model
+# with BatchNorm; a no-op without BatchNorm (tests/test_recipe_fidelity.py checks
+# every config).
 sync_bn = 'torch'

@@ -6,3 +6,7 @@ backbone = dict(
     out_indices=(3, ),
     drop_path_rate=0.1)
 backbone_channels = [128, 256, 512, 1024]
+# RepLKNet is a BatchNorm network: SyncBatchNorm in distributed GPU runs, as
+# RepLKNet trains it (DingXiaoH/RepLKNet-pytorch replknet.py:209 use_sync_bn=True,
+# segmentation/configs/RepLKNet_upernet.py:17).
+sync_bn = 'torch'

@@ -279,7 +279,9 @@ class LKConvNeXt(BaseModule):
 
         The stem is layer 0, stages 0 and 1 (with their downsampling) layers 1
         and 2, stage 2 is split into groups of three blocks, and the last stage
-        is the last layer; parameters outside the backbone go one above.
+        is the last layer; the output norms (``norm0..3``) and parameters
+        outside the backbone go one above, as in mmpretrain's ``ConvNeXt`` and
+        mmdet's/mmseg's ConvNeXt rule.
 
         Args:
             param_name (str): Parameter name.
@@ -301,5 +303,29 @@ class LKConvNeXt(BaseModule):
             stage, block = int(parts[1]), int(parts[2])
             layer_id = {0: 1, 1: 2, 2: 3 + block // 3}.get(stage, max_layer_id)
         else:
-            layer_id = max_layer_id
+            layer_id = max_layer_id + 1
         return layer_id, num_layers
+
+    def get_stage_depth(self, param_name: str, prefix: str = ''):
+        """Stage id of a parameter for stage-wise lr decay (mmseg's ConvNeXt scheme).
+
+        Every downsampling layer (the stem included) is id 0, stage ``i`` is
+        ``i + 1``; the output norms and parameters outside the backbone are
+        the top id, ``num_stages + 1``.
+
+        Args:
+            param_name (str): Parameter name.
+            prefix (str): Prefix of backbone parameters, e.g. 'backbone.'.
+
+        Returns:
+            tuple[int, int]: The stage id and the number of stage ids.
+        """
+        num_ids = self.num_stages + 2
+        if not param_name.startswith(prefix):
+            return num_ids - 1, num_ids
+        parts = param_name[len(prefix):].split('.')
+        if parts[0] == 'downsample_layers':
+            return 0, num_ids
+        if parts[0] == 'stages':
+            return int(parts[1]) + 1, num_ids
+        return num_ids - 1, num_ids

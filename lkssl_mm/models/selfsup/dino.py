@@ -8,6 +8,7 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.models.utils import CosineEMA
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+from torch.nn.modules.batchnorm import _BatchNorm
 
 
 class DINOTeacher(CosineEMA):
@@ -18,6 +19,16 @@ class DINOTeacher(CosineEMA):
     own forward passes on the global crops. The momentum position (``steps``)
     is a buffer, so it is saved and restored with checkpoints.
 
+    The teacher is deterministic whatever the student's stochastic depth or
+    dropout rates: the reference builds it without them (``main_dino.py:166``
+    passes ``drop_path_rate`` to the student only; EsViT's Swin teacher gets
+    ``drop_path_rate=0.0``) and keeps it in train mode, so its BatchNorm
+    layers use batch statistics. Here the teacher is a deep copy of the
+    student, so :meth:`train` puts every module except BatchNorm in eval mode:
+    DropPath, Dropout and attention dropout (which mmpretrain reads from
+    ``self.training``) are all off, for any backbone, while BatchNorm follows
+    ``mode`` (and the backbone's own ``norm_eval``).
+
     Args:
         model (nn.Module): The student network (backbone + projection).
         momentum (float): ``1 - teacher momentum`` at the start (mmengine's
@@ -27,6 +38,15 @@ class DINOTeacher(CosineEMA):
 
     def __init__(self, model: nn.Module, momentum: float = 0.004, end_momentum: float = 0.):
         super().__init__(model, momentum=momentum, end_momentum=end_momentum)
+        self.train(model.training)
+
+    def train(self, mode: bool = True) -> 'DINOTeacher':
+        """Set the mode; in train mode only the BatchNorm layers train."""
+        super().train(mode)
+        for module in self.module.modules():
+            if not isinstance(module, _BatchNorm):
+                module.training = False
+        return self
 
     @torch.no_grad()
     def update_parameters(self, model: nn.Module) -> None:
