@@ -28,10 +28,27 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 
-from .dwconv_dispatch import ENV_CACHE, SMALL_KERNEL, clear_decisions, decide, decisions, \
-    heuristic_impl, measure_passes, resolve, shape_key
-from .dwconv_impls import PASS_IMPLS, TRITON_IMPLS, backward_pass, forward_pass, \
-    kernels_module, triton_ops
+from .dwconv_dispatch import (
+    ENV_CACHE,
+    SMALL_KERNEL,
+    clear_decisions,
+    decide,
+    decisions,
+    heuristic_impl,
+    measure_passes,
+    median_ms,
+    resolve,
+    shape_key,
+    time_call,
+)
+from .dwconv_impls import (
+    PASS_IMPLS,
+    TRITON_IMPLS,
+    backward_pass,
+    forward_pass,
+    kernels_module,
+    triton_ops,
+)
 from .dwconv_op import depthwise_conv2d_apply
 
 IMPLS = ('auto', 'torch', *TRITON_IMPLS)
@@ -203,5 +220,5 @@ def depthwise_conv2d(x: torch.Tensor,
 
 __all__ = ['depthwise_conv2d', 'select_impl', 'set_dwconv_impl', 'dwconv_impl',
            'requested_impl', 'autocast_inputs', 'shape_key', 'heuristic_impl', 'decide',
-           'decisions', 'clear_decisions', 'measure_passes', 'forward_pass', 'backward_pass',
-           'IMPLS', 'PASS_IMPLS', 'ENV_IMPL', 'ENV_CACHE']
+           'decisions', 'clear_decisions', 'measure_passes', 'median_ms', 'time_call',
+           'forward_pass', 'backward_pass', 'IMPLS', 'PASS_IMPLS', 'ENV_IMPL', 'ENV_CACHE']

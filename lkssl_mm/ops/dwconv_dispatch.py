@@ -11,6 +11,7 @@ stack and kernel version. Where nothing may be measured (CUDA-graph capture,
 ``LKSSL_DWCONV_MEASURE=0``) a persisted decision or :func:`heuristic_impl`
 is used.
 """
+import functools
 import json
 import os
 import statistics
@@ -21,8 +22,14 @@ from typing import Callable, Dict, Iterable, Optional
 
 import torch
 
-from .dwconv_impls import PASS_IMPLS, TRITON_IMPLS, backward_pass, forward_pass, \
-    kernels_module, triton_ops
+from .dwconv_impls import (
+    PASS_IMPLS,
+    TRITON_IMPLS,
+    backward_pass,
+    forward_pass,
+    kernels_module,
+    triton_ops,
+)
 
 ENV_CACHE = 'LKSSL_DWCONV_CACHE'
 ENV_MEASURE = 'LKSSL_DWCONV_MEASURE'
@@ -259,14 +266,14 @@ def measure_passes(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.T
     bias = None if bias is None else bias.detach()
     grad = torch.ones_like(x)
     mask = (True, True, bias is not None)
-    steps = {'fwd': lambda impl: forward_pass(impl, x, weight, bias),
-             'bwd': lambda impl: backward_pass(impl, grad, x, weight, bias is not None, mask)}
     times: Timings = {}
     with torch.no_grad():
         for impl in impls:
+            steps = {'fwd': functools.partial(forward_pass, impl, x, weight, bias),
+                     'bwd': functools.partial(backward_pass, impl, grad, x, weight,
+                                              bias is not None, mask)}
             try:
-                times[impl] = {p: median_ms(lambda: steps[p](impl), x.device, warmup, reps)
-                               for p in PASSES}
+                times[impl] = {p: median_ms(steps[p], x.device, warmup, reps) for p in PASSES}
             except Exception as err:  # noqa: BLE001 - fall back to cuDNN on any kernel failure
                 warnings.warn(f'depthwise conv {impl} failed for {tuple(x.shape)} '
                               f'{tuple(weight.shape)}: {err!r}', stacklevel=3)

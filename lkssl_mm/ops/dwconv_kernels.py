@@ -235,12 +235,12 @@ def dw_fwd_window_kernel(
         b_ptr,  # bias (C,); read only when HAS_BIAS
         y_ptr,  # output, shape of x
         C, H, W,  # channels, height, width
-        KH,  # kernel height (odd)
+        KH, KW,  # kernel height and width (odd)
         stride_xn, stride_xc, stride_xh, stride_xw,  # x strides, in elements
         stride_yn, stride_yc, stride_yh, stride_yw,  # y strides
         stride_wc, stride_wh, stride_ww,  # kernel strides
         HB, WB,  # bucketed H and W: autotuning key only
-        KW: tl.constexpr,  # kernel width (odd): sets the segment length
+        KWP: tl.constexpr,  # KW rounded up to a power of two: sets SEG
         CHANNELS_LAST: tl.constexpr,  # x, y are channels_last
         HAS_BIAS: tl.constexpr,  # add b_ptr's bias
         BLOCK_C: tl.constexpr,  # channels per tile
@@ -252,11 +252,11 @@ def dw_fwd_window_kernel(
     ``s < BLOCK_W + KW - 1``, is loaded once (converted to fp32 once) and tap j
     reads columns ``s = w + j`` of it with ``tl.gather``.
     """
-    SEG: tl.constexpr = segment_length(BLOCK_W, KW)
+    SEG: tl.constexpr = segment_length(BLOCK_W, KWP)
     n, h0, w0, cc, hh, ww = _output_tile(C, W, BLOCK_C, BLOCK_H, BLOCK_W)
     c_ok = cc < C
     ph = KH // 2
-    pw: tl.constexpr = KW // 2
+    pw = KW // 2
     ss = tl.arange(0, SEG)[None, None, :]
     sw = w0 - pw + ss  # input column of segment position s
     seg_ok = c_ok & (ss < BLOCK_W + KW - 1) & (sw >= 0) & (sw < W)
@@ -310,14 +310,13 @@ def dw_wgrad_window_kernel(
         p_ptr,  # fp32 partial kernel gradients (S, C, KH, KW), one per slice
         pb_ptr,  # fp32 partial bias gradients (S, C); written only when HAS_BIAS
         N, C, H, W,  # batch, channels, height, width
-        KH,  # kernel height (odd)
+        KH, KW,  # kernel height and width (odd)
         N_CHUNK, H_CHUNK,  # samples and rows per slice
         stride_xn, stride_xc, stride_xh, stride_xw,  # x strides, in elements
         stride_gn, stride_gc, stride_gh, stride_gw,  # g strides
         stride_ps, stride_pc, stride_ph, stride_pw,  # partial-sum strides
         stride_pbs, stride_pbc,  # partial bias strides
         HB, WB,  # bucketed H and W: autotuning key only
-        KW: tl.constexpr,  # kernel width (odd)
         HAS_BIAS: tl.constexpr,  # also sum g into pb_ptr (programs of kernel row KH // 2)
         BLOCK_J: tl.constexpr,  # kernel columns per program: a power of two >= KW
         BLOCK_C: tl.constexpr,  # channels per program
@@ -335,7 +334,7 @@ def dw_wgrad_window_kernel(
     SEG: tl.constexpr = segment_length(BLOCK_W, BLOCK_J)
     i = tl.program_id(0)
     ph = KH // 2
-    pw: tl.constexpr = KW // 2
+    pw = KW // 2
     n_lo, n_hi, h_lo, h_hi = _slice_bounds(N, H, N_CHUNK, H_CHUNK, i, ph)
     offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     cc = offs_c[:, None, None]
@@ -392,12 +391,12 @@ def dw_fwd_tc_kernel(
         b_ptr,  # bias (C,); read only when HAS_BIAS
         y_ptr,  # output, shape of x
         C, H, W,  # channels, height, width
-        KH,  # kernel height (odd)
+        KH, KW,  # kernel height and width (odd)
         stride_xn, stride_xc, stride_xh, stride_xw,  # x strides, in elements
         stride_yn, stride_yc, stride_yh, stride_yw,  # y strides
         stride_wc, stride_wh, stride_ww,  # kernel strides
         HB, WB,  # bucketed H and W: autotuning key only
-        KW: tl.constexpr,  # kernel width (odd): sets the GEMM's K = SEG
+        KWP: tl.constexpr,  # KW rounded up to a power of two: sets the GEMM's K = SEG
         HAS_BIAS: tl.constexpr,  # add b_ptr's bias
         INPUT_PRECISION: tl.constexpr,  # tl.dot precision for fp32 operands ('tf32x3')
         UPCAST: tl.constexpr,  # operands to fp32 before tl.dot (interpreter only)
@@ -410,11 +409,11 @@ def dw_fwd_tc_kernel(
     ``A_i[c, h, s] = x[c, h0 + h + i - KH//2, w0 - KW//2 + s]`` and the band
     ``T_i[c, s, w] = k[c, i, s - w]`` for ``0 <= s - w < KW``, else 0.
     """
-    SEG: tl.constexpr = segment_length(BLOCK_W, KW)
+    SEG: tl.constexpr = segment_length(BLOCK_W, KWP)
     n, h0, w0, cc, hh, ww = _output_tile(C, W, BLOCK_C, BLOCK_H, BLOCK_W)
     c_ok = cc < C
     ph = KH // 2
-    pw: tl.constexpr = KW // 2
+    pw = KW // 2
     ss = tl.arange(0, SEG)[None, None, :]  # K index of A
     sw = w0 - pw + ss
     a_ok = c_ok & (ss < BLOCK_W + KW - 1) & (sw >= 0) & (sw < W)
@@ -440,17 +439,17 @@ def dw_fwd_tc_kernel(
 def dw_wgrad_tc_kernel(
         x_ptr,  # input (N, C, H, W), any strides
         g_ptr,  # output gradient, shape of x
-        p_ptr,  # fp32 partial kernel gradients (S, C, KH, KW), one per slice
+        p_ptr,  # fp32 partial kernel gradients (S, C, KH, KW), one per slice, zero-filled
         pb_ptr,  # fp32 partial bias gradients (S, C); written only when HAS_BIAS
         N, C, H, W,  # batch, channels, height, width
-        KH,  # kernel height (odd)
+        KH, KW,  # kernel height and width (odd)
         N_CHUNK, H_CHUNK,  # samples and rows per slice
         stride_xn, stride_xc, stride_xh, stride_xw,  # x strides, in elements
         stride_gn, stride_gc, stride_gh, stride_gw,  # g strides
         stride_ps, stride_pc, stride_ph, stride_pw,  # partial-sum strides
         stride_pbs, stride_pbc,  # partial bias strides
         HB, WB,  # bucketed H and W: autotuning key only
-        KW: tl.constexpr,  # kernel width (odd): sets SEG
+        KWP: tl.constexpr,  # KW rounded up to a power of two: sets SEG
         HAS_BIAS: tl.constexpr,  # also sum g into pb_ptr (programs of kernel row KH // 2)
         INPUT_PRECISION: tl.constexpr,  # tl.dot precision for fp32 operands ('tf32x3')
         UPCAST: tl.constexpr,  # operands to fp32 before tl.dot (interpreter only)
@@ -462,12 +461,13 @@ def dw_wgrad_tc_kernel(
     Program (i, c block, slice s) accumulates ``P[c, s, w] = sum_r A[c, r, s] G[c, r, w]``
     over rows r = (n, h) of the slice and column blocks w0, with
     ``A[c, r, s] = x[n, c, h + i - KH//2, w0 - KW//2 + s]`` and
-    ``G[c, r, w] = g[n, c, h, w0 + w]``; then ``p[s, c, i, j] = sum_w P[c, w + j, w]``.
+    ``G[c, r, w] = g[n, c, h, w0 + w]``; then ``p[s, c, i, j] = sum_w P[c, w + j, w]`` for
+    the taps j that reach the image (``p`` must be zero-filled).
     """
-    SEG: tl.constexpr = segment_length(BLOCK_W, KW)
+    SEG: tl.constexpr = segment_length(BLOCK_W, KWP)
     i = tl.program_id(0)
     ph = KH // 2
-    pw: tl.constexpr = KW // 2
+    pw = KW // 2
     n_lo, n_hi, h_lo, h_hi = _slice_bounds(N, H, N_CHUNK, H_CHUNK, i, ph)
     offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     cc = offs_c[:, None, None]
@@ -497,7 +497,8 @@ def dw_wgrad_tc_kernel(
                     bias_acc += gv.to(tl.float32)
     pid_s = tl.program_id(2).to(tl.int64)
     diag = tl.arange(0, SEG)[None, :, None] - tl.arange(0, BLOCK_W)[None, None, :]
-    for j in range(KW):
+    # taps whose column reaches the image; the host zero-fills the others
+    for j in range(tl.maximum(pw - (W - 1), 0), tl.minimum(pw + W, KW)):
         part = tl.sum(tl.sum(tl.where(diag == j, acc, 0.0), axis=2), axis=1)
         tl.store(p_ptr + pid_s * stride_ps + (offs_c * stride_pc + i * stride_ph + j * stride_pw),
                  part, mask=offs_c < C)

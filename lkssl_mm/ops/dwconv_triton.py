@@ -156,24 +156,22 @@ CONFIG_ROWS = {
     ('wgrad_direct', False): [(1, 16, 2), (1, 32, 4), (2, 16, 4), (1, 8, 2), (4, 8, 4)],
     ('wgrad_direct', True): [(32, 4, 4), (64, 2, 4), (32, 8, 4), (64, 4, 8), (32, 2, 8),
                              (16, 2, 2)],
-    ('fwd_window', False): [(1, 8, 32, 2), (1, 16, 32, 4), (1, 16, 16, 2), (1, 8, 8, 1),
-                            (2, 8, 16, 4)],
-    ('fwd_window', True): [(32, 1, 8, 2), (64, 1, 8, 4), (32, 2, 8, 4), (32, 1, 16, 4),
-                           (16, 2, 16, 4)],
+    ('fwd_window', False): [(1, 8, 32, 2), (1, 16, 32, 4), (1, 16, 16, 2), (2, 8, 16, 4)],
+    ('fwd_window', True): [(32, 1, 8, 2), (64, 1, 8, 4), (32, 2, 8, 4), (16, 2, 16, 4)],
     ('wgrad_window', False): [(1, 2, 16, 2), (1, 4, 16, 4), (1, 4, 8, 4), (1, 2, 8, 2)],
-    ('wgrad_window', True): [(32, 1, 2, 4), (32, 1, 4, 8), (16, 1, 4, 4), (64, 1, 2, 8),
-                             (16, 2, 2, 4)],
-    ('fwd_tc', False): [(1, 32, 16, 2), (1, 64, 16, 4), (1, 64, 32, 4), (1, 16, 16, 1),
-                        (2, 32, 16, 4)],
-    ('fwd_tc', True): [(16, 16, 16, 4), (32, 16, 16, 4), (16, 32, 16, 4), (8, 16, 32, 4),
-                       (8, 16, 16, 2)],
+    ('wgrad_window', True): [(32, 1, 2, 4), (32, 1, 4, 8), (16, 1, 4, 4), (16, 2, 2, 4)],
+    ('fwd_tc', False): [(1, 32, 16, 2), (1, 64, 16, 4), (1, 64, 32, 4), (2, 32, 16, 4)],
+    ('fwd_tc', True): [(16, 16, 16, 4), (8, 32, 16, 4), (8, 16, 16, 2), (4, 32, 16, 4)],
     ('wgrad_tc', False): [(1, 32, 16, 4), (1, 16, 16, 2), (1, 64, 16, 4), (1, 32, 32, 4)],
-    ('wgrad_tc', True): [(8, 16, 16, 4), (4, 16, 16, 2), (16, 16, 8, 4), (8, 32, 8, 4),
-                         (16, 16, 16, 8)],
+    ('wgrad_tc', True): [(8, 16, 16, 4), (4, 16, 16, 2), (16, 16, 8, 4), (4, 32, 16, 4)],
 }
 # fp32 values a thread may hold (accumulators and operands) before a config is pruned; the
 # direct kernels keep their v1 limit.
 _VALUES_PER_THREAD = {'direct': 32, 'window': 96, 'tc': 96}
+# Software-pipelining stages of the tensor-core loops (each stage holds both tl.dot operands
+# in shared memory) and the shared memory a config may plan for (sm_90 has 227 KiB).
+TC_STAGES = 2
+SHARED_LIMIT = 200 * 1024
 
 
 def _fields(name: str) -> Tuple[str, ...]:
@@ -182,7 +180,8 @@ def _fields(name: str) -> Tuple[str, ...]:
 
 def _configs() -> Dict[Tuple[str, bool], list]:
     """Triton configs per (kernel, channels_last) from :data:`CONFIG_ROWS`."""
-    return {key: [triton.Config(dict(zip(_fields(key[0]), row[:-1])), num_warps=row[-1])
+    return {key: [triton.Config(dict(zip(_fields(key[0]), row[:-1])), num_warps=row[-1],
+                                num_stages=TC_STAGES if key[0].endswith('_tc') else 3)
                   for row in rows] for key, rows in CONFIG_ROWS.items()}
 
 
@@ -199,7 +198,7 @@ def register_values(name: str, blocks: dict, args: dict) -> int:
         args (dict): The call's arguments (``KW``, ``BLOCK_J``).
     """
     c, w = blocks['BLOCK_C'], blocks['BLOCK_W']
-    kw = args['KW']
+    kw = args.get('KWP') or triton.next_power_of_2(args['KW'])
     if name.startswith('fwd'):
         h = blocks['BLOCK_H']
         extra = {'fwd_direct': 0, 'fwd_window': c * h * _segment(w, kw),
@@ -215,15 +214,37 @@ def register_values(name: str, blocks: dict, args: dict) -> int:
     return c * w * j
 
 
+def tc_shared_bytes(name: str, blocks: dict, args: dict, itemsize: int) -> int:
+    """Shared memory the pipelined tl.dot operands of a tensor-core config take.
+
+    Args:
+        name (str): 'fwd_tc' or 'wgrad_tc'.
+        blocks (dict): Its meta-parameters (``BLOCK_*``).
+        args (dict): The call's arguments (``KW`` or ``KWP``).
+        itemsize (int): Bytes per operand element (2 for bf16/fp16, 4 for fp32).
+    """
+    c, w = blocks['BLOCK_C'], blocks['BLOCK_W']
+    seg = _segment(w, args.get('KWP') or triton.next_power_of_2(args['KW']))
+    rows = blocks['BLOCK_H'] if name == 'fwd_tc' else blocks['BLOCK_R']
+    return TC_STAGES * c * seg * (rows + w) * itemsize
+
+
 def _prune(name, configs, named_args, **kwargs):
-    """Drop configs whose channel block dwarfs C or that would not fit in registers."""
+    """Drop configs whose channel block dwarfs C or that would not fit in registers/smem."""
     args = {**named_args, **kwargs}  # the autotuner passes keyword arguments separately
     max_c = 2 * max(16, triton.next_power_of_2(args['C']))
     per_thread = _VALUES_PER_THREAD[name.split('_')[1]]
-    cost = {cfg: register_values(name, cfg.kwargs, args) for cfg in configs}
-    kept = [cfg for cfg in configs if cfg.kwargs['BLOCK_C'] <= max_c
-            and cost[cfg] <= per_thread * 32 * cfg.num_warps]
-    return kept or [min(configs, key=lambda cfg: cost[cfg] / cfg.num_warps)]
+    itemsize = args['x_ptr'].element_size() if 'x_ptr' in args else 4
+
+    def cost(cfg):
+        return register_values(name, cfg.kwargs, args) / cfg.num_warps
+
+    def fits(cfg):
+        smem = tc_shared_bytes(name, cfg.kwargs, args, itemsize) if name.endswith('_tc') else 0
+        return cost(cfg) <= per_thread * 32 and smem <= SHARED_LIMIT
+
+    kept = [cfg for cfg in configs if cfg.kwargs['BLOCK_C'] <= max_c and fits(cfg)]
+    return kept or [min(configs, key=cost)]
 
 
 def _bench_config(kernel_call, quantiles):
@@ -256,8 +277,45 @@ def _interpreter_config(name: str, args: dict) -> dict:
     return {k: blocks[k] for k in _fields(name)}
 
 
+@contextmanager
+def compile_only(launches: list):
+    """Compile the kernels a block of code would launch, without running them.
+
+    Each launch is checked (its arguments must be exactly the kernel's, less
+    the config's meta-parameters) and appended to ``launches`` as
+    ``(kernel name, channels_last, autotuning key values)``; on CUDA tensors
+    every config the autotuner keeps is then compiled (``Autotuner.warmup``),
+    which fills Triton's on-disk cache, so that several processes can compile
+    ahead of a benchmark. Outputs of the block are left uninitialised.
+
+    Args:
+        launches (list): Receives one entry per launch.
+    """
+    _OVERRIDES['compile_only'] = launches
+    try:
+        yield launches
+    finally:
+        _OVERRIDES.pop('compile_only', None)
+
+
+def _plan_launch(name: str, channels_last: bool, grid, args: dict) -> None:
+    """The compile-only form of :func:`_launch`."""
+    fn = KERNELS[name]
+    given = set(args) | set(_fields(name))
+    if given != set(fn.arg_names):
+        raise TypeError(f'{name}: arguments {sorted(given - set(fn.arg_names))} unknown, '
+                        f'{sorted(set(fn.arg_names) - given)} missing')
+    tuner = _TUNED[name, channels_last]
+    _OVERRIDES['compile_only'].append((name, channels_last, tuple(args[k] for k in tuner.keys)))
+    if args['x_ptr'].is_cuda and not _INTERPRET:
+        tuner.warmup(**args, grid=grid)
+
+
 def _launch(name: str, channels_last: bool, grid, args: dict) -> None:
     """Launch ``name`` with the forced config, autotuning, or whole-image tiles (interpreter)."""
+    if 'compile_only' in _OVERRIDES:
+        _plan_launch(name, channels_last, grid, args)
+        return
     forced = _OVERRIDES.get(name.split('_')[0])
     if forced is None and _USE_AUTOTUNE:
         _TUNED[name, channels_last][grid](**args)
@@ -328,6 +386,8 @@ def conv_forward(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Ten
                 C=c, H=h, W=w, KH=kh, KW=kw, HB=size_bucket(h), WB=size_bucket(w),
                 HAS_BIAS=bias is not None, **_strides('x', x, 'nchw'), **_strides('y', y, 'nchw'),
                 **_strides('w', wk, 'chw'))
+    if variant != 'direct':
+        args['KWP'] = triton.next_power_of_2(kw)
     if variant == 'tc':
         args.update(_dot_args(x.dtype))
     else:
@@ -410,7 +470,9 @@ def conv_weight_grad(x: torch.Tensor, grad_out: torch.Tensor, kernel_size: Tuple
     # (S, C, kh, kw) view of a buffer laid out like the input: channels innermost for CL
     order = (0, 2, 3, 1) if cl else (0, 1, 2, 3)
     shape = (slices, c, kh, kw)
-    part = x.new_empty([shape[d] for d in order], dtype=torch.float32)
+    # the tensor-core kernel writes only the taps that reach the image
+    alloc = x.new_zeros if variant == 'tc' else x.new_empty
+    part = alloc([shape[d] for d in order], dtype=torch.float32)
     part = part.permute([order.index(d) for d in range(4)])
     args = dict(x_ptr=x, g_ptr=grad_out, p_ptr=part, N=n, C=c, H=h, W=w, KH=kh, KW=kw,
                 N_CHUNK=n_chunk, H_CHUNK=h_chunk, HB=size_bucket(h), WB=size_bucket(w),
@@ -424,7 +486,8 @@ def conv_weight_grad(x: torch.Tensor, grad_out: torch.Tensor, kernel_size: Tuple
     else:
         args.update(pb_ptr=part_bias if fused_bias else part, HAS_BIAS=fused_bias,
                     **_strides('pb', part_bias if fused_bias else part[:, :, 0, 0], 'sc'))
-        args.update(_dot_args(x.dtype) if variant == 'tc' else dict(BLOCK_J=block_j))
+        args.update(dict(_dot_args(x.dtype), KWP=block_j) if variant == 'tc'
+                    else dict(BLOCK_J=block_j))
         taps = kh
 
     def grid(meta):
@@ -445,6 +508,7 @@ def flops(n: int, c: int, h: int, w: int, kh: int, kw: int) -> int:
     return 2 * n * c * h * w * kh * kw
 
 
-__all__ = ['conv_forward', 'conv_weight_grad', 'triton_available', 'interpreter_enabled',
-           'interpret_flag', 'check_supported', 'kernel_config', 'size_bucket', 'flops',
-           'is_channels_last', 'wgrad_splits', 'register_values', 'VARIANTS', 'KERNEL_VERSION']
+__all__ = ['conv_forward', 'conv_weight_grad', 'compile_only', 'triton_available',
+           'interpreter_enabled', 'interpret_flag', 'check_supported', 'kernel_config',
+           'size_bucket', 'flops', 'is_channels_last', 'wgrad_splits', 'register_values',
+           'VARIANTS', 'KERNEL_VERSION']
