@@ -54,12 +54,6 @@ import triton
 import triton.language as tl
 
 
-@triton.constexpr_function
-def segment_length(block_w, kw):
-    """Power of two (at least 16, the smallest tensor-core K) holding ``block_w + kw - 1``."""
-    return max(16, triton.next_power_of_2(block_w + kw - 1))
-
-
 @triton.jit
 def _tap_range(o0, BLOCK: tl.constexpr, size, K):
     """Taps [lo, hi) of a size-K kernel that reach the input from outputs o0..o0+BLOCK-1."""
@@ -240,7 +234,7 @@ def dw_fwd_window_kernel(
         stride_yn, stride_yc, stride_yh, stride_yw,  # y strides
         stride_wc, stride_wh, stride_ww,  # kernel strides
         HB, WB,  # bucketed H and W: autotuning key only
-        KWP: tl.constexpr,  # KW rounded up to a power of two: sets SEG
+        KWP: tl.constexpr,  # KW rounded up to a power of two (at least 2): sets SEG
         CHANNELS_LAST: tl.constexpr,  # x, y are channels_last
         HAS_BIAS: tl.constexpr,  # add b_ptr's bias
         BLOCK_C: tl.constexpr,  # channels per tile
@@ -252,7 +246,8 @@ def dw_fwd_window_kernel(
     ``s < BLOCK_W + KW - 1``, is loaded once (converted to fp32 once) and tap j
     reads columns ``s = w + j`` of it with ``tl.gather``.
     """
-    SEG: tl.constexpr = segment_length(BLOCK_W, KWP)
+    # segment length: the power of two 2 * max(BLOCK_W, KWP) >= BLOCK_W + KW - 1
+    SEG: tl.constexpr = 2 * BLOCK_W if BLOCK_W > KWP else 2 * KWP
     n, h0, w0, cc, hh, ww = _output_tile(C, W, BLOCK_C, BLOCK_H, BLOCK_W)
     c_ok = cc < C
     ph = KH // 2
@@ -331,7 +326,8 @@ def dw_wgrad_window_kernel(
     lie along one flat axis ``f = w * BLOCK_J + j`` (a gather keeps the rank of
     its source), folded back to (w, j) once at the end.
     """
-    SEG: tl.constexpr = segment_length(BLOCK_W, BLOCK_J)
+    # segment length: the power of two 2 * max(BLOCK_W, BLOCK_J) >= BLOCK_W + BLOCK_J - 1
+    SEG: tl.constexpr = 2 * BLOCK_W if BLOCK_W > BLOCK_J else 2 * BLOCK_J
     i = tl.program_id(0)
     ph = KH // 2
     pw = KW // 2
@@ -396,7 +392,7 @@ def dw_fwd_tc_kernel(
         stride_yn, stride_yc, stride_yh, stride_yw,  # y strides
         stride_wc, stride_wh, stride_ww,  # kernel strides
         HB, WB,  # bucketed H and W: autotuning key only
-        KWP: tl.constexpr,  # KW rounded up to a power of two: sets the GEMM's K = SEG
+        KWP: tl.constexpr,  # KW rounded up to a power of two (>= 2): the GEMM's K = SEG
         HAS_BIAS: tl.constexpr,  # add b_ptr's bias
         INPUT_PRECISION: tl.constexpr,  # tl.dot precision for fp32 operands ('tf32x3')
         UPCAST: tl.constexpr,  # operands to fp32 before tl.dot (interpreter only)
@@ -409,7 +405,8 @@ def dw_fwd_tc_kernel(
     ``A_i[c, h, s] = x[c, h0 + h + i - KH//2, w0 - KW//2 + s]`` and the band
     ``T_i[c, s, w] = k[c, i, s - w]`` for ``0 <= s - w < KW``, else 0.
     """
-    SEG: tl.constexpr = segment_length(BLOCK_W, KWP)
+    # segment length: the power of two 2 * max(BLOCK_W, KWP) >= BLOCK_W + KW - 1
+    SEG: tl.constexpr = 2 * BLOCK_W if BLOCK_W > KWP else 2 * KWP
     n, h0, w0, cc, hh, ww = _output_tile(C, W, BLOCK_C, BLOCK_H, BLOCK_W)
     c_ok = cc < C
     ph = KH // 2
@@ -449,7 +446,7 @@ def dw_wgrad_tc_kernel(
         stride_ps, stride_pc, stride_ph, stride_pw,  # partial-sum strides
         stride_pbs, stride_pbc,  # partial bias strides
         HB, WB,  # bucketed H and W: autotuning key only
-        KWP: tl.constexpr,  # KW rounded up to a power of two: sets SEG
+        KWP: tl.constexpr,  # KW rounded up to a power of two (at least 2): sets SEG
         HAS_BIAS: tl.constexpr,  # also sum g into pb_ptr (programs of kernel row KH // 2)
         INPUT_PRECISION: tl.constexpr,  # tl.dot precision for fp32 operands ('tf32x3')
         UPCAST: tl.constexpr,  # operands to fp32 before tl.dot (interpreter only)
@@ -464,7 +461,8 @@ def dw_wgrad_tc_kernel(
     ``G[c, r, w] = g[n, c, h, w0 + w]``; then ``p[s, c, i, j] = sum_w P[c, w + j, w]`` for
     the taps j that reach the image (``p`` must be zero-filled).
     """
-    SEG: tl.constexpr = segment_length(BLOCK_W, KWP)
+    # segment length: the power of two 2 * max(BLOCK_W, KWP) >= BLOCK_W + KW - 1
+    SEG: tl.constexpr = 2 * BLOCK_W if BLOCK_W > KWP else 2 * KWP
     i = tl.program_id(0)
     ph = KH // 2
     pw = KW // 2

@@ -185,8 +185,17 @@ def _configs() -> Dict[Tuple[str, bool], list]:
                   for row in rows] for key, rows in CONFIG_ROWS.items()}
 
 
-def _segment(block_w: int, kw: int) -> int:
-    return kernels.segment_length.fn(block_w, kw)
+def kw_bucket(kw: int) -> int:
+    """``KWP``: the kernel width rounded up to a power of two, at least 2.
+
+    The v2 kernels are compiled per bucket, not per width.
+    """
+    return max(2, triton.next_power_of_2(kw))
+
+
+def segment_length(block_w: int, kwp: int) -> int:
+    """The kernels' ``SEG`` for a tile width and ``KWP``: a power of two >= block_w + kwp - 1."""
+    return 2 * max(block_w, kwp)
 
 
 def register_values(name: str, blocks: dict, args: dict) -> int:
@@ -198,19 +207,19 @@ def register_values(name: str, blocks: dict, args: dict) -> int:
         args (dict): The call's arguments (``KW``, ``BLOCK_J``).
     """
     c, w = blocks['BLOCK_C'], blocks['BLOCK_W']
-    kw = args.get('KWP') or triton.next_power_of_2(args['KW'])
+    kw = args.get('KWP') or kw_bucket(args['KW'])
     if name.startswith('fwd'):
         h = blocks['BLOCK_H']
-        extra = {'fwd_direct': 0, 'fwd_window': c * h * _segment(w, kw),
-                 'fwd_tc': c * _segment(w, kw) * (h + w) // 2}[name]
+        extra = {'fwd_direct': 0, 'fwd_window': c * h * segment_length(w, kw),
+                 'fwd_tc': c * segment_length(w, kw) * (h + w) // 2}[name]
         return c * h * w + extra
     if name == 'wgrad_tc':
-        r, seg = blocks['BLOCK_R'], _segment(w, kw)
+        r, seg = blocks['BLOCK_R'], segment_length(w, kw)
         return c * seg * w + c * r * (seg + w) // 2 + c * r * w
     j = args['BLOCK_J']
     if name == 'wgrad_window':
         r = blocks['BLOCK_R']
-        return 3 * c * r * w * j + c * r * _segment(w, j)
+        return 3 * c * r * w * j + c * r * segment_length(w, j)
     return c * w * j
 
 
@@ -224,7 +233,7 @@ def tc_shared_bytes(name: str, blocks: dict, args: dict, itemsize: int) -> int:
         itemsize (int): Bytes per operand element (2 for bf16/fp16, 4 for fp32).
     """
     c, w = blocks['BLOCK_C'], blocks['BLOCK_W']
-    seg = _segment(w, args.get('KWP') or triton.next_power_of_2(args['KW']))
+    seg = segment_length(w, args.get('KWP') or kw_bucket(args['KW']))
     rows = blocks['BLOCK_H'] if name == 'fwd_tc' else blocks['BLOCK_R']
     return TC_STAGES * c * seg * (rows + w) * itemsize
 
@@ -387,7 +396,7 @@ def conv_forward(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Ten
                 HAS_BIAS=bias is not None, **_strides('x', x, 'nchw'), **_strides('y', y, 'nchw'),
                 **_strides('w', wk, 'chw'))
     if variant != 'direct':
-        args['KWP'] = triton.next_power_of_2(kw)
+        args['KWP'] = kw_bucket(kw)
     if variant == 'tc':
         args.update(_dot_args(x.dtype))
     else:
@@ -464,7 +473,7 @@ def conv_weight_grad(x: torch.Tensor, grad_out: torch.Tensor, kernel_size: Tuple
     if variant == 'direct':
         block_j = forced.get('BLOCK_J', min(64, max(2, triton.next_power_of_2(kw))))
     else:
-        block_j = max(2, triton.next_power_of_2(kw))  # one program per kernel row
+        block_j = kw_bucket(kw)  # one program per kernel row
     n_chunk, h_chunk = wgrad_splits(n, c, h, kh, kw, block_j, cl, x.device)
     slices = triton.cdiv(n, n_chunk) * triton.cdiv(h, h_chunk)
     # (S, C, kh, kw) view of a buffer laid out like the input: channels innermost for CL

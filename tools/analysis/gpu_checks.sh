@@ -72,7 +72,7 @@ if ((dry)); then
         >/dev/null 2>>"$out/bench.log"
     step parts "${PART2_S:-170}" "$python" $bench --cpu-smoke --out "$out/parts.json" \
         --progress "$progress" >/dev/null 2>>"$out/bench.log"
-    step profile "${PROFILE_S:-75}" "$python" tools/analysis/profile_step.py --kernels 7 13 \
+    step profile "${PROFILE_S:-75}" "$python" tools/analysis/profile_step.py --kernels 13 \
         --arch atto --batch 2 --size 32 --warmup 1 --steps 1 --out "$out/profile.json" \
         --progress "$progress" >"$out/profile.md" 2>>"$out/bench.log"
 else

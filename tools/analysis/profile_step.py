@@ -2,15 +2,17 @@
 
 The step is the one of ``benchmark_dwconv.py``'s part 2 (AdamW, bf16 autocast,
 channels_last inputs and weights): LKConvNeXt-T, batch 128 at 224 on CUDA; on
-the CPU a small default (LKConvNeXt-atto, batch 4 at 64 px) so that it runs in
-about a minute. For each kernel size it reports:
+the CPU a small default (LKConvNeXt-atto, batch 2 at 32 px, one step, fp32: under
+bf16 autocast this CPU's PyTorch runs depthwise convolutions through its slow
+per-channel-group path, ``aten::_slow_conv2d_*``, about 37 s per step even at this
+size; ``--amp bf16`` shows it). For each kernel size it reports:
 
 * the wall time of a step (timed without the profiler) and img/s;
 * the top operators by self time (device time on CUDA, CPU time on the CPU);
 * the time per category: depthwise convolution (cuDNN / Triton), other
   convolutions, layout copies, norms, activations, GEMMs, optimizer, other;
-* layout copies: calls and time of ``aten::copy_`` / ``aten::clone`` /
-  ``aten::contiguous`` (and copy kernels on the GPU);
+* layout copies: calls and inclusive time of ``aten::copy_`` / ``aten::clone`` /
+  ``aten::contiguous`` / ``aten::to`` outside ``optimizer.step()``;
 * the dispatcher's decision (forward and backward implementation) for every
   depthwise shape of the model.
 
@@ -47,6 +49,7 @@ from lkssl_mm.ops import dwconv  # noqa: E402
 CATEGORIES = (
     ('depthwise conv (Triton)', r'^dw_(fwd|wgrad)_|lkssl_mm::depthwise'),
     ('layout copies', r'copy|clone|contiguous|permute.*kernel|transpose'),
+    ('depthwise conv (cuDNN)', r'depthwise|grouped'),
     ('convolution (cuDNN/oneDNN)', r'conv|cudnn|mkldnn|dgrad|wgrad|implicit_gemm|winograd'),
     ('norm', r'layer_norm|layernorm|batch_norm|batchnorm|\bbn_|welford'),
     ('activation', r'gelu'),
@@ -65,11 +68,13 @@ def parse_args(argv=None):
     parser.add_argument('--impl', default='auto', choices=dwconv.IMPLS,
                         help='depthwise implementation (kernel 7 always runs cuDNN under auto)')
     parser.add_argument('--arch', default='tiny' if cuda else 'atto')
-    parser.add_argument('--batch', type=int, default=bench.PART2_BATCH if cuda else 4)
-    parser.add_argument('--size', type=int, default=224 if cuda else 64)
+    parser.add_argument('--batch', type=int, default=bench.PART2_BATCH if cuda else 2)
+    parser.add_argument('--size', type=int, default=224 if cuda else 32)
+    parser.add_argument('--amp', choices=('bf16', 'none'), default='bf16' if cuda else 'none',
+                        help='bf16 autocast or fp32')
     parser.add_argument('--warmup', type=int, default=3 if cuda else 1,
                         help='untimed steps first (dispatcher measurement, autotuning)')
-    parser.add_argument('--steps', type=int, default=3 if cuda else 2,
+    parser.add_argument('--steps', type=int, default=3 if cuda else 1,
                         help='timed steps, then as many profiled steps')
     parser.add_argument('--top', type=int, default=12, help='operators per table')
     parser.add_argument('--out', help='write the JSON document here')
@@ -127,12 +132,39 @@ def _events(prof, on_device: bool):
     return rows
 
 
+def _under_optimizer(event) -> bool:
+    """Whether a CPU op ran inside ``optimizer.step()`` (PyTorch labels it Optimizer.step#...)."""
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith('Optimizer.step'):
+            return True
+        parent = parent.cpu_parent
+    return False
+
+
+def _categories(prof, on_device: bool, steps: int) -> Dict[str, float]:
+    """Milliseconds per step per category (CPU: ops inside optimizer.step() are optimizer)."""
+    totals: Dict[str, float] = defaultdict(float)
+    if on_device:
+        for name, _, ms in _events(prof, True):
+            totals[category(name)] += ms / steps
+    else:
+        for ev in prof.events():
+            if ev.device_type == DeviceType.CPU and ev.self_cpu_time_total > 0:
+                label = 'optimizer' if _under_optimizer(ev) else category(ev.name)
+                totals[label] += ev.self_cpu_time_total / 1e3 / steps
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
 def _layout_copies(prof, on_device: bool, steps: int) -> dict:
-    out = {}
-    for ev in prof.key_averages():
-        if ev.key in COPY_OPS:
-            total_us = ev.device_time_total if on_device else ev.cpu_time_total
-            out[ev.key] = dict(calls=ev.count / steps, ms=total_us / 1e3 / steps)
+    """Calls and inclusive time per step of the copy ops outside ``optimizer.step()``."""
+    out: Dict[str, dict] = {}
+    for ev in prof.events():
+        if ev.device_type != DeviceType.CPU or ev.name not in COPY_OPS or _under_optimizer(ev):
+            continue
+        entry = out.setdefault(ev.name, dict(calls=0.0, ms=0.0))
+        entry['calls'] += 1 / steps
+        entry['ms'] += (ev.device_time_total if on_device else ev.cpu_time_total) / 1e3 / steps
     return out
 
 
@@ -140,7 +172,8 @@ def profile_kernel(kernel: int, mode: str, args, device: torch.device) -> dict:
     """Time and profile train steps of LKConvNeXt with one kernel size."""
     model = bench.PooledClassifier(bench.build_backbone('lkconvnext', kernel, mode, args.arch))
     with dwconv.dwconv_impl(args.impl):
-        step, model = bench.make_train_step(model, args.batch, args.size, device)
+        step, model = bench.make_train_step(model, args.batch, args.size, device,
+                                            amp=args.amp == 'bf16')
         dispatch, handles = _record_dispatch(model, args.impl)
         for _ in range(max(1, args.warmup)):
             step()
@@ -161,9 +194,6 @@ def profile_kernel(kernel: int, mode: str, args, device: torch.device) -> dict:
     on_device = device.type == 'cuda'
     rows = _events(prof, on_device)
     total = sum(ms for _, _, ms in rows) / args.steps
-    categories: Dict[str, float] = defaultdict(float)
-    for name, _, ms in rows:
-        categories[category(name)] += ms / args.steps
     top = sorted(rows, key=lambda r: -r[2])[:args.top]
     return dict(
         kernel=f'{kernel}d' if mode == 'decomposed' else str(kernel), kernel_size=kernel,
@@ -173,7 +203,7 @@ def profile_kernel(kernel: int, mode: str, args, device: torch.device) -> dict:
         top_ops=[dict(name=name, category=category(name), calls=calls / args.steps,
                       ms=ms / args.steps, pct=100 * ms / args.steps / total if total else 0.0)
                  for name, calls, ms in top],
-        categories=dict(sorted(categories.items(), key=lambda kv: -kv[1])),
+        categories=_categories(prof, on_device, args.steps),
         layout_copies=_layout_copies(prof, on_device, args.steps),
         dispatch=dispatch)
 
@@ -182,7 +212,7 @@ def table(result: dict, settings: dict) -> str:
     """One kernel size's profile as Markdown."""
     lines = [f"### kernel {result['kernel']} ({result['lk_mode']}, impl {result['impl']}): "
              f"LKConvNeXt-{settings['arch']}, batch {settings['batch']} at {settings['size']}, "
-             f"{settings['device']}",
+             f"{settings['amp']}, {settings['device']}",
              '', f"{result['step_ms']:.1f} ms per step, {result['img_per_s']:.1f} img/s; "
              f"profiled {result['time_basis']}: {result['profiled_ms_per_step']:.1f} ms per step",
              '', '| operator / kernel | category | calls/step | ms/step | % |',
@@ -195,7 +225,7 @@ def table(result: dict, settings: dict) -> str:
     lines += [f'| {cat} | {ms:.2f} |' for cat, ms in result['categories'].items()]
     copies = ', '.join(f"{name} {c['calls']:.0f} calls / {c['ms']:.2f} ms"
                        for name, c in result['layout_copies'].items()) or 'none'
-    lines += ['', f'layout copies per step (inclusive times): {copies}', '',
+    lines += ['', f'copy ops per step outside the optimizer (inclusive times): {copies}', '',
               'dispatch (shape key: forward / backward):']
     lines += [f"- {key}: {d['fwd']} / {d['bwd']}" for key, d in result['dispatch'].items()]
     return '\n'.join(lines)
@@ -208,7 +238,8 @@ def main(argv=None) -> dict:
     if device.type == 'cuda':
         torch.backends.cudnn.benchmark = True
     settings = dict(arch=args.arch, batch=args.batch, size=args.size, steps=args.steps,
-                    warmup=args.warmup, impl=args.impl, amp='bf16 autocast',
+                    warmup=args.warmup, impl=args.impl,
+                    amp='bf16 autocast' if args.amp == 'bf16' else 'fp32',
                     memory_format='channels_last', optimizer='AdamW',
                     device=bench.environment()['device'])
     log = bench.ProgressLog(args.progress)
