@@ -644,13 +644,18 @@ def _bench(*args, timeout=300):
     return proc.stdout
 
 
-def _bench_module():
+def _tool_module(name: str):
+    """A script of tools/analysis imported as a module."""
+    import importlib
     sys.path.insert(0, str(TOOLS))
     try:
-        import benchmark_dwconv
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(TOOLS))
-    return benchmark_dwconv
+
+
+def _bench_module():
+    return _tool_module('benchmark_dwconv')
 
 
 def test_benchmark_train_step_on_cpu():
@@ -729,11 +734,7 @@ def test_benchmark_warm_plan_checks_every_launch():
 
 
 def test_profile_step_helpers():
-    sys.path.insert(0, str(TOOLS))
-    try:
-        import profile_step
-    finally:
-        sys.path.remove(str(TOOLS))
+    profile_step = _tool_module('profile_step')
     assert profile_step.parse_kernel('51d') == (51, 'decomposed')
     assert profile_step.parse_kernel('13') == (13, 'plain')
     with pytest.raises(ValueError, match='51x'):

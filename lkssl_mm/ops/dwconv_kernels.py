@@ -92,6 +92,34 @@ def _store_output(y_ptr, n, cc, hh, ww, acc, b_ptr, C, H, W,
     tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=(cc < C) & (hh < H) & (ww < W))
 
 
+@triton.jit
+def _tap_weight_offsets(cc, hh, ww, C, stride_wc, BLOCK_C: tl.constexpr,
+                        CHANNELS_LAST: tl.constexpr):
+    """Offsets and mask of tap (0, 0)'s weights for the output tile of :func:`_output_tile`.
+
+    With CHANNELS_LAST the offsets span the whole tile so that weights load in the x
+    tile's layout (a (BLOCK_C,) load would need a shared-memory layout conversion per
+    tap); for NCHW they are one per channel of the tile.
+    """
+    if CHANNELS_LAST:
+        w_off = cc * stride_wc + (hh + ww) * 0
+        w_ok = cc < C
+    else:
+        offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+        w_off = offs_c * stride_wc
+        w_ok = offs_c < C
+    return w_off, w_ok
+
+
+@triton.jit
+def _tap_weight(w_ptr, w_off, w_ok, tap_off, CHANNELS_LAST: tl.constexpr):
+    """The fp32 weight of one tap (offset ``tap_off``), broadcastable against the tile."""
+    wv = tl.load(w_ptr + (w_off + tap_off), mask=w_ok, other=0.0)
+    if not CHANNELS_LAST:
+        wv = wv[:, None, None]
+    return wv.to(tl.float32)
+
+
 # ============================================================================= direct (v1)
 @triton.jit
 def dw_fwd_direct_kernel(
@@ -112,9 +140,7 @@ def dw_fwd_direct_kernel(
         BLOCK_W: tl.constexpr):  # columns per tile
     """y[n, c, h, w] = sum_ij x[n, c, h + i - KH//2, w + j - KW//2] * k[c, i, j] (+ b[c]).
 
-    One load of the input tile per tap. With CHANNELS_LAST the weight pointers span
-    the whole tile so that weights load in the x tile's layout; a (BLOCK_C,) load
-    would need a shared-memory layout conversion per tap.
+    One load of the input tile per tap (and one of the tap's weight).
     """
     n, h0, w0, cc, hh, ww = _output_tile(C, W, BLOCK_C, BLOCK_H, BLOCK_W)
     c_ok = cc < C
@@ -123,13 +149,7 @@ def dw_fwd_direct_kernel(
     # int32 offsets of tap (0, 0) within the sample; tap (i, j) adds i * stride_xh + j * stride_xw
     x_n = x_ptr + n * stride_xn
     x_off = cc * stride_xc + (hh - ph) * stride_xh + (ww - pw) * stride_xw
-    if CHANNELS_LAST:
-        w_off = cc * stride_wc + (hh + ww) * 0
-        w_ok = c_ok
-    else:
-        offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-        w_off = offs_c * stride_wc
-        w_ok = offs_c < C
+    w_off, w_ok = _tap_weight_offsets(cc, hh, ww, C, stride_wc, BLOCK_C, CHANNELS_LAST)
     i_lo, i_hi = _tap_range(h0, BLOCK_H, H, KH)
     j_lo, j_hi = _tap_range(w0, BLOCK_W, W, KW)
     acc = tl.zeros((BLOCK_C, BLOCK_H, BLOCK_W), dtype=tl.float32)
@@ -140,10 +160,8 @@ def dw_fwd_direct_kernel(
             iw = ww + (j - pw)
             xv = tl.load(x_n + (x_off + (i * stride_xh + j * stride_xw)),
                          mask=row_ok & (iw >= 0) & (iw < W), other=0.0)
-            wv = tl.load(w_ptr + (w_off + (i * stride_wh + j * stride_ww)), mask=w_ok, other=0.0)
-            if not CHANNELS_LAST:
-                wv = wv[:, None, None]
-            acc += xv.to(tl.float32) * wv.to(tl.float32)
+            wv = _tap_weight(w_ptr, w_off, w_ok, i * stride_wh + j * stride_ww, CHANNELS_LAST)
+            acc += xv.to(tl.float32) * wv
     _store_output(y_ptr, n, cc, hh, ww, acc, b_ptr, C, H, W,
                   stride_yn, stride_yc, stride_yh, stride_yw, HAS_BIAS)
 
@@ -259,13 +277,7 @@ def dw_fwd_window_kernel(
     seg_off = cc * stride_xc + (hh - ph) * stride_xh + sw * stride_xw
     # segment position of output column w for tap 0; tap j gathers window + j
     window = tl.broadcast_to(tl.arange(0, BLOCK_W)[None, None, :], (BLOCK_C, BLOCK_H, BLOCK_W))
-    if CHANNELS_LAST:
-        w_off = cc * stride_wc + (hh + ww) * 0
-        w_ok = c_ok
-    else:
-        offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-        w_off = offs_c * stride_wc
-        w_ok = offs_c < C
+    w_off, w_ok = _tap_weight_offsets(cc, hh, ww, C, stride_wc, BLOCK_C, CHANNELS_LAST)
     i_lo, i_hi = _tap_range(h0, BLOCK_H, H, KH)
     j_lo, j_hi = _tap_range(w0, BLOCK_W, W, KW)
     acc = tl.zeros((BLOCK_C, BLOCK_H, BLOCK_W), dtype=tl.float32)
@@ -274,10 +286,8 @@ def dw_fwd_window_kernel(
         seg = tl.load(x_n + (seg_off + i * stride_xh), mask=seg_ok & (ih >= 0) & (ih < H),
                       other=0.0).to(tl.float32)
         for j in range(j_lo, j_hi):
-            wv = tl.load(w_ptr + (w_off + (i * stride_wh + j * stride_ww)), mask=w_ok, other=0.0)
-            if not CHANNELS_LAST:
-                wv = wv[:, None, None]
-            acc += tl.gather(seg, window + j, axis=2) * wv.to(tl.float32)
+            wv = _tap_weight(w_ptr, w_off, w_ok, i * stride_wh + j * stride_ww, CHANNELS_LAST)
+            acc += tl.gather(seg, window + j, axis=2) * wv
     _store_output(y_ptr, n, cc, hh, ww, acc, b_ptr, C, H, W,
                   stride_yn, stride_yc, stride_yh, stride_yw, HAS_BIAS)
 

@@ -67,15 +67,6 @@ def _(grad, x, weight, has_bias, output_mask, impl):
             weight.new_empty(weight.shape[0]) if want_b and has_bias else x.new_empty(0))
 
 
-def _output_mask(ctx) -> List[bool]:
-    return [ctx.needs_input_grad[0], ctx.needs_input_grad[1],
-            ctx.has_bias and ctx.needs_input_grad[2]]
-
-
-def _grads_or_none(grads, mask) -> Tuple[Optional[torch.Tensor], ...]:
-    return tuple(g if want else None for g, want in zip(grads, mask))
-
-
 def _setup_context(ctx, inputs, output):
     x, weight, bias, impl = inputs
     ctx.save_for_backward(x, weight)
@@ -83,11 +74,17 @@ def _setup_context(ctx, inputs, output):
     ctx.impl = impl
 
 
-def _op_backward(ctx, grad):
+def _grads_from_context(ctx, grad, backward) -> Tuple[Optional[torch.Tensor], ...]:
+    """The gradients of (x, weight, bias, impl) from a backward body (op or function)."""
     x, weight = ctx.saved_tensors
-    mask = _output_mask(ctx)
-    grads = depthwise_conv2d_backward_op(grad, x, weight, ctx.has_bias, mask, ctx.impl)
-    return (*_grads_or_none(grads, mask), None)
+    mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1],
+            ctx.has_bias and ctx.needs_input_grad[2]]
+    grads = backward(grad, x, weight, ctx.has_bias, mask, ctx.impl)
+    return (*(g if want else None for g, want in zip(grads, mask)), None)
+
+
+def _op_backward(ctx, grad):
+    return _grads_from_context(ctx, grad, depthwise_conv2d_backward_op)
 
 
 depthwise_conv2d_op.register_autograd(_op_backward, setup_context=_setup_context)
@@ -103,10 +100,7 @@ class DepthwiseConvFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
-        mask = _output_mask(ctx)
-        grads = _backward(grad, x, weight, ctx.has_bias, mask, ctx.impl)
-        return (*_grads_or_none(grads, mask), None)
+        return _grads_from_context(ctx, grad, _backward)
 
 
 def depthwise_conv2d_apply(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
