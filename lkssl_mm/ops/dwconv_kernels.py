@@ -1,7 +1,8 @@
 """Triton kernels for stride-1, "same"-padded depthwise 2-D convolution.
 
-The host side (tile choice, autotuning, launching, autograd) is
-:mod:`lkssl_mm.ops.dwconv_triton`; this file holds only ``@triton.jit`` code.
+The host side (tiles, autotuning, launches) is :mod:`lkssl_mm.ops.dwconv_triton`,
+autograd and the custom op :mod:`lkssl_mm.ops.dwconv_op`; this file holds only
+``@triton.jit`` code.
 Every kernel computes in fp32 and reads any strides, so NCHW and channels_last
 run natively (Triton specialises unit strides: loads coalesce along W for NCHW,
 along C for channels_last). Three families, each a pair (output kernel, weight
@@ -19,10 +20,11 @@ degrees (the host passes the flipped kernel):
 
 ``window`` (v2, input reuse on CUDA cores, ``impl='triton_window'``)
     Per kernel row, the input row segment that the tile's ``KW`` taps touch,
-    ``BLOCK_W + KW - 1`` values (padded to ``SEG``, a power of two), is loaded
-    once; each tap takes its shifted ``BLOCK_W`` window out of that segment
-    with ``tl.gather`` (register shuffles or shared memory, not global loads).
-    So every loaded input value serves all taps that touch it. The weight
+    ``BLOCK_W + KW - 1`` values (padded to ``SEG = 2 * max(BLOCK_W, KWP)``, with
+    ``KWP`` the width rounded up to a power of two), is loaded once; each tap
+    takes its shifted ``BLOCK_W`` window out of that segment with ``tl.gather``
+    (register shuffles or shared memory, not global loads). So every loaded
+    input value serves all taps that touch it. The weight
     gradient does the same with a ``BLOCK_W + BLOCK_J - 1`` segment per
     output-gradient row block.
 
