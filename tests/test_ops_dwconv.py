@@ -273,7 +273,7 @@ def test_interpreter_does_not_leak(interpreted):
 def _first_config(name, cl):
     from lkssl_mm.ops import dwconv_triton as dwt
     cfg = dwt._CONFIGS[name, cl][0]
-    return dict(cfg.kwargs, num_warps=cfg.num_warps)
+    return dict(cfg.kwargs, num_warps=cfg.num_warps, num_stages=cfg.num_stages)
 
 
 CUDA_CASES = [c for c in CASES if c['fwd'] is None and c['impl'] == 'triton'][::4] \

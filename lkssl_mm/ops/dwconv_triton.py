@@ -121,7 +121,7 @@ def kernel_config(fwd: Optional[dict] = None, wgrad: Optional[dict] = None,
 
     Args:
         fwd (dict, optional): ``BLOCK_C``, ``BLOCK_H``, ``BLOCK_W``, ``num_warps``
-            of the output / input-gradient kernel.
+            (and optionally ``num_stages``) of the output / input-gradient kernel.
         wgrad (dict, optional): ``BLOCK_C``, ``BLOCK_W``, ``num_warps`` and, for
             ``direct``, optionally ``BLOCK_J``; for ``tc`` also ``BLOCK_R``.
         splits (tuple[int, int], optional): (samples, rows) per weight-gradient
@@ -332,7 +332,9 @@ def _launch(name: str, channels_last: bool, grid, args: dict) -> None:
     if forced is None:
         forced = _interpreter_config(name, args)
     blocks = {k: v for k, v in forced.items() if k in _fields(name)}
-    KERNELS[name][grid(blocks)](**args, **blocks, num_warps=forced.get('num_warps', 4))
+    stages = forced.get('num_stages', TC_STAGES if name.endswith('_tc') else 3)
+    KERNELS[name][grid(blocks)](**args, **blocks, num_warps=forced.get('num_warps', 4),
+                                num_stages=stages)
 
 
 def _device_ctx(x: torch.Tensor):
