@@ -258,13 +258,13 @@ def test_triton_op_under_torch_compile(interpreted):
 def test_interpreter_does_not_leak(interpreted):
     """The interpreter ran in the worker only: this process still compiles for the GPU."""
     pytest.importorskip('triton')
-    import triton
+    from triton.runtime.interpreter import InterpretedFunction
 
     from lkssl_mm.ops import dwconv, dwconv_triton
     assert interpreted['dispatch']['interpreter'] is True
     assert 'TRITON_INTERPRET' not in os.environ or os.environ['TRITON_INTERPRET'] != '1'
     assert not dwconv_triton.interpreter_enabled() and not dwconv_triton.interpret_flag()
-    assert not isinstance(dwconv_triton.KERNELS['fwd_tc'], triton.runtime.InterpretedFunction)
+    assert not isinstance(dwconv_triton.KERNELS['fwd_tc'], InterpretedFunction)
     with pytest.raises(RuntimeError, match='need CUDA tensors'):
         dwconv.depthwise_conv2d(torch.randn(1, 2, 5, 5), torch.randn(2, 1, 3, 3),
                                 impl='triton_tc')
