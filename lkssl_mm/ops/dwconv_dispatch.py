@@ -22,6 +22,8 @@ from typing import Callable, Dict, Iterable, Optional
 
 import torch
 
+from lkssl_mm.utils.fileio import write_atomically
+
 from .dwconv_impls import (
     PASS_IMPLS,
     TRITON_IMPLS,
@@ -207,12 +209,9 @@ def _persist(key: str, times: Timings) -> None:
     if path is None:
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = _read_cache(path)
         data.setdefault(cache_section(), {})[key] = dict(_decisions[key], ms=times)
-        tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        write_atomically(json.dumps(data, indent=1, sort_keys=True), path)
     except OSError as err:
         warnings.warn(f'could not write the depthwise-conv dispatch cache {path}: {err}',
                       stacklevel=3)
