@@ -1,13 +1,13 @@
 """Shared fixtures: the generated data, running the tools, reading their logs."""
-import glob
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
 
 import pytest
+
+from lkssl_mm.datasets.synthetic import data_options  # noqa: F401  (for the tests)
+from lkssl_mm.utils.run_logs import read_scalars  # noqa: F401  (for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 os.chdir(ROOT)  # configs use paths relative to the repository root
@@ -64,38 +64,3 @@ def run_script(script: str, *args: str, timeout: int = 900,
         pytest.fail(f'{script} exited with {proc.returncode}\n--- stdout ---\n'
                     f'{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}')
     return proc
-
-
-def read_scalars(work_dir: Path) -> List[dict]:
-    """Every logged record under ``work_dir``, in order.
-
-    Training and validation go to ``<run>/vis_data/scalars.json``, the metrics
-    of ``tools/test.py`` to ``<run>/<run>.json``.
-    """
-    records = []
-    paths = glob.glob(str(work_dir / '*' / 'vis_data' / 'scalars.json')) + \
-        glob.glob(str(work_dir / '*' / '*.json'))
-    for path in sorted(paths):
-        with open(path) as f:
-            records.extend(json.loads(line) for line in f if line.strip())
-    return records
-
-
-def data_options(task: str, root: Path) -> List[str]:
-    """``--cfg-options`` that point a demo config of ``task`` at generated data in ``root``."""
-    if task in ('pretrain', 'knn', 'classification'):
-        data = root / 'imagenet'
-        keys = {'pretrain': ['train_dataloader', 'val_dataloader', 'val_cfg.memory_dataloader'],
-                'knn': ['test_dataloader', 'test_cfg.memory_dataloader'],
-                'classification': ['train_dataloader', 'val_dataloader', 'test_dataloader']}[task]
-        return [f'{key}.dataset.data_root={data}' for key in keys]
-    loaders = ['train_dataloader', 'val_dataloader', 'test_dataloader']
-    if task == 'detection':
-        data = root / 'coco'
-        ann = data / 'annotations' / 'instances_val2017.json'
-        return [f'{key}.dataset.data_root={data}/' for key in loaders] + [
-            f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}']
-    if task == 'segmentation':
-        data = root / 'ade' / 'ADEChallengeData2016'
-        return [f'{key}.dataset.data_root={data}' for key in loaders]
-    raise ValueError(task)

@@ -249,3 +249,53 @@ def test_with_cp_gives_identical_outputs_and_gradients():
 def test_widen_factor_scales_every_stage():
     model = small(widen_factor=1.5)
     assert model.channels == [24, 48, 96, 192]
+
+
+# the block's state-dict names per mixer mode: what checkpoints carry
+MIXER_KEYS = {
+    'plain': ['weight', 'bias'],
+    'reparam': ['lk_origin.conv.weight', 'lk_origin.bn.weight', 'lk_origin.bn.bias',
+                'lk_origin.bn.running_mean', 'lk_origin.bn.running_var',
+                'lk_origin.bn.num_batches_tracked', 'small_conv.conv.weight',
+                'small_conv.bn.weight', 'small_conv.bn.bias', 'small_conv.bn.running_mean',
+                'small_conv.bn.running_var', 'small_conv.bn.num_batches_tracked'],
+    'decomposed': [f'{branch}.{key}' for branch in ('lkb_h', 'lkb_w', 'small_conv')
+                   for key in ('conv.weight', 'bn.weight', 'bn.bias', 'bn.running_mean',
+                               'bn.running_var', 'bn.num_batches_tracked')],
+}
+
+
+@pytest.mark.parametrize('mode', sorted(MIXER_KEYS))
+def test_each_stage_hands_its_blocks_one_mixer_config(mode):
+    """kernel_size per stage, the shared options once: every block gets the same dict."""
+    model = small(kernel_size=[13, 11, 9, 7], lk_mode=mode, small_kernel=3, decompose_width=5)
+    for stage, kernel in zip(model.stages, [13, 11, 9, 7]):
+        for block in stage:
+            mixer = block.depthwise_conv
+            assert list(mixer.state_dict()) == MIXER_KEYS[mode]
+            shapes = {k: tuple(v.shape[-2:]) for k, v in mixer.state_dict().items()
+                      if k.endswith('weight') and v.dim() == 4}
+            expected = {'plain': {'weight': (kernel, kernel)},
+                        'reparam': {'lk_origin.conv.weight': (kernel, kernel),
+                                    'small_conv.conv.weight': (3, 3)},
+                        'decomposed': {'lkb_h.conv.weight': (kernel, 5),
+                                       'lkb_w.conv.weight': (5, kernel),
+                                       'small_conv.conv.weight': (3, 3)}}[mode]
+            assert shapes == expected
+
+
+def test_mixer_options_cannot_be_passed_by_position():
+    from lkssl_mm.models.backbones.lk_convnext import LKConvNeXtBlock
+    from lkssl_mm.models.layers.large_kernel import build_large_kernel_conv
+    with pytest.raises(TypeError):  # (kernel_size, mode, small_kernel, decompose_width)
+        build_large_kernel_conv(8, 13, 'decomposed', 3, 5)
+    with pytest.raises(TypeError):
+        DecomposedLargeKernelConv(8, 13, 5, 3)
+    with pytest.raises(TypeError):
+        LKConvNeXtBlock(8, dict(kernel_size=13))
+    block = LKConvNeXtBlock(8, mixer_cfg=dict(kernel_size=13, mode='decomposed',
+                                              small_kernel=3, decompose_width=5))
+    assert block.depthwise_conv.shapes == ((13, 5), (5, 13))
+    with pytest.raises(ValueError, match=r'small_kernel \(7\) must be <= decompose_width'):
+        LKConvNeXtBlock(8, mixer_cfg=dict(kernel_size=13, mode='decomposed',
+                                          small_kernel=7, decompose_width=5))

@@ -36,8 +36,8 @@ def test_the_demo_vit_counts_its_attention():
     info = config_complexity('configs/demo/knn_vit-demo-p16_synthetic.py', shape=(64, 64))
     from mmengine.config import Config
 
-    from lkssl_mm.analysis import build_model_from_config
-    model = build_model_from_config(Config.fromfile(
+    from lkssl_mm.utils.builder import build_model
+    model = build_model(Config.fromfile(
         'configs/demo/knn_vit-demo-p16_synthetic.py')).eval()
     without = FlopAnalyzer(model, (torch.randn(1, 3, 64, 64), ))
     without.unsupported_ops_warnings(False)

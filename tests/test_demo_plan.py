@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 from mmengine.config import Config
 
+from lkssl_mm.datasets import data_options
 from lkssl_mm.engine.run_length import fit_run_length
 
 from .conftest import ROOT
@@ -23,7 +24,7 @@ from demo_pipeline import (  # noqa: E402
     by_name,
     cnn_backbone,
 )
-from demo_pipeline.steps import ACTIONS, data_options  # noqa: E402
+from demo_pipeline.steps import ACTIONS  # noqa: E402
 
 DEMO_CONFIGS = ROOT / 'configs' / 'demo'
 #: Iterations per epoch of the small demo: 1280 classification images, 192 detection ones.
@@ -147,7 +148,7 @@ def test_demo_configs_of_every_backbone_share_one_recipe_per_task():
         'dino_lkconvnext-demo_1xb32-100e_synthetic.py'
 
 
-#: The demo's linear probes and the full-size Transformer ones they mirror.
+#: The demo's linear probes and the full-size ones of the Transformers (and SLaK-T).
 LINEAR_PROBES = sorted(str(p.relative_to(ROOT)) for p in (
     *(ROOT / 'configs' / 'benchmarks').glob('linear-probe_[sv]*.py'),
     *DEMO_CONFIGS.glob('linear-probe_*.py')))
@@ -156,8 +157,8 @@ LINEAR_PROBES = sorted(str(p.relative_to(ROOT)) for p in (
 @pytest.mark.parametrize('config', LINEAR_PROBES)
 def test_linear_probes_train_only_the_head(config):
     """Every backbone weight stays frozen in training mode (mmpretrain counts stages its way)."""
-    from lkssl_mm.analysis import build_model_from_config
-    model = build_model_from_config(Config.fromfile(config))
+    from lkssl_mm.utils.builder import build_model
+    model = build_model(Config.fromfile(config))
     model.train()
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all(n.startswith(('neck.', 'head.')) for n in trainable), trainable

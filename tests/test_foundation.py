@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 
 import lkssl_mm
-from lkssl_mm.utils.launch import enable_amp, load_config, setup_cpu_distributed, setup_resume
+from lkssl_mm.engine.launch import enable_amp, load_config, setup_cpu_distributed, setup_resume
 
 from .conftest import ROOT
 

@@ -9,7 +9,7 @@ from mmengine.registry import VISUALIZERS, init_default_scope
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import lkssl_mm  # noqa: F401
-from lkssl_mm.utils.launch import set_visualizer
+from lkssl_mm.engine.launch import set_visualizer
 
 # the demo pre-training config (whose run test_a_dino_run_... reads) and one config of each
 # family: (config, the visualizer type its library's runtime sets)

@@ -21,7 +21,8 @@ from mmengine.registry import init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import lkssl_mm  # noqa: F401
-from lkssl_mm.analysis import backbone_complexity, build_model_from_config
+from lkssl_mm.analysis import backbone_complexity
+from lkssl_mm.utils.builder import build_model
 
 DINO_CONFIGS = sorted(glob.glob('configs/dino/*.py'))
 
@@ -29,7 +30,7 @@ DINO_CONFIGS = sorted(glob.glob('configs/dino/*.py'))
 def build(config: str) -> tuple:
     """The config and its model (mmpretrain, mmdet or mmseg, as the config says)."""
     cfg = Config.fromfile(config)
-    return cfg, build_model_from_config(cfg)
+    return cfg, build_model(cfg)
 
 
 def small_dino(config: str, init: bool = False) -> tuple:
@@ -38,7 +39,7 @@ def small_dino(config: str, init: bool = False) -> tuple:
     cfg.model.neck.update(hidden_channels=32, bottleneck_channels=16, out_channels=64)
     cfg.model.head.out_channels = 64
     init_default_scope('mmpretrain')
-    model = build_model_from_config(cfg)
+    model = build_model(cfg)
     if init:
         model.init_weights()
     return cfg, model
@@ -129,7 +130,7 @@ def test_the_check_sees_batchnorm_inside_re_parameterised_kernels():
 
 
 def test_cpu_launcher_still_turns_syncbn_off(monkeypatch):
-    from lkssl_mm.utils.launch import setup_cpu_distributed
+    from lkssl_mm.engine.launch import setup_cpu_distributed
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     monkeypatch.setattr(torch.distributed, 'init_process_group', lambda **kwargs: None)
     cfg = Config.fromfile('configs/upernet/upernet_replknet-31b_8xb2-amp-160k_ade20k-512x512.py')

@@ -23,8 +23,8 @@ import lkssl_mm  # noqa: F401
 from lkssl_mm.datasets import CorruptImageError, StrictLoadImageFromFile, image_bytes_problem
 from lkssl_mm.engine.hooks import PREEMPTED_EXIT_CODE
 from lkssl_mm.engine.hooks.preemption import requeue_slurm_job
+from lkssl_mm.engine.launch import add_safety_hooks, setup_resume
 from lkssl_mm.utils.fileio import write_atomically
-from lkssl_mm.utils.launch import add_safety_hooks, setup_resume
 from lkssl_mm.utils.preflight import ConfigError, check_data_paths, preflight
 
 from .conftest import DINO_DEMO, DINO_OPTIONS, ROOT, data_options, read_scalars, run_tool
@@ -106,12 +106,12 @@ def test_kill_during_fine_tuning_then_resume_continues_the_schedule(synthetic_ro
                'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
                'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1',
                'train_cfg.val_interval=3')
-    run_tool(*_train_cmd(LINEAR, tmp_path / 'full', synthetic_root, 'classification',
+    run_tool(*_train_cmd(LINEAR, tmp_path / 'full', synthetic_root, 'linear',
                          *options)[1:])
     killed = tmp_path / 'killed'
-    _kill_when(_train_cmd(LINEAR, killed, synthetic_root, 'classification', *options),
+    _kill_when(_train_cmd(LINEAR, killed, synthetic_root, 'linear', *options),
                r'Epoch\(train\)\s+\[\s*2\]\[\s*3/6\]')
-    run_tool(*_train_cmd(LINEAR, killed, synthetic_root, 'classification', *options,
+    run_tool(*_train_cmd(LINEAR, killed, synthetic_root, 'linear', *options,
                          resume=True)[1:])
     full = {r['step']: r for r in read_scalars(tmp_path / 'full') if 'loss' in r}
     resumed = {r['step']: r for r in read_scalars(killed) if 'loss' in r}
@@ -155,7 +155,7 @@ def test_truncated_and_garbage_files_are_detected(broken_images):
 @pytest.mark.slow
 def test_a_run_stops_naming_the_bad_file_or_skips_it_within_budget(broken_images, tmp_path):
     root, truncated, _ = broken_images
-    base = ['tools/train.py', LINEAR, '--cfg-options', *data_options('classification', root),
+    base = ['tools/train.py', LINEAR, '--cfg-options', *data_options('linear', root),
             'train_cfg.max_epochs=1', 'train_dataloader.num_workers=0',
             'train_dataloader.persistent_workers=False', 'train_cfg.val_interval=5']
     stopped = run_tool(*base[:2], '--work-dir', str(tmp_path / 'stop'), *base[2:],

@@ -283,3 +283,73 @@ def test_cls_attributes_match_the_pixels() -> None:
         assert attributes['object_count'] == len(sample.shapes) - synthetic.CLS_OBJECTS[0]
         for name, value in attributes.items():
             assert 0 <= value < synthetic.CLS_ATTRIBUTES[name], name
+
+
+# ----------------------------------------------------------------------------- the package
+#: Digest of every file of the tiny preset (seed 0) over (relative path, sha256 of the
+#: bytes): what generator version 4 wrote as one module, before it became a package.
+#: It depends on numpy's and Pillow's drawing and JPEG code (pinned versions).
+TINY_FILES, TINY_DIGEST = 222, '96b0b3c50c099f0406be697cf0b103dee9f18d3da2acec8c15d3ae02719acd0f'
+
+
+def tree_digest(root: Path) -> tuple[int, str]:
+    import hashlib
+    digest, files = hashlib.sha256(), sorted(p for p in root.rglob('*') if p.is_file())
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode() + b'\0' +
+                      hashlib.sha256(path.read_bytes()).digest())
+    return len(files), digest.hexdigest()
+
+
+def test_the_package_writes_the_same_bytes_as_the_module_did(tiny: Path) -> None:
+    assert tree_digest(tiny) == (TINY_FILES, TINY_DIGEST)
+
+
+def test_a_new_task_is_one_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A format subclass listed in FORMATS is generated, recorded and pointed at."""
+    from lkssl_mm.datasets.synthetic.formats import FORMATS, DatasetFormat, save_jpeg
+
+    class Thumbnails(DatasetFormat):
+        task, folder = 'thumbs', 'thumbnails'
+        presets = {size: (24, 3, 2) for size in synthetic.SIZES}
+        class_info = {'classes': ['shapes']}
+        render = staticmethod(synthetic.render_det)
+
+        def prepare_split(self, root, split):
+            (root / split).mkdir(parents=True)
+
+        def write_image(self, root, split, index, sample):
+            save_jpeg(sample.image, root / split / f'{index}.jpg')
+
+        def finish_split(self, root, split, size, shapes):
+            return {'objects': sum(map(len, shapes))}
+
+    monkeypatch.setitem(FORMATS, 'thumbs', Thumbnails())
+    meta = synthetic.generate(tmp_path, tasks='thumbs', verbose=False)
+    entry = meta['tasks']['thumbs']
+    assert entry['num_images'] == {'train': 3, 'val': 2} and entry['data_root'] == 'thumbnails'
+    assert set(entry['objects']) == {'train', 'val'} and entry['classes'] == ['shapes']
+    assert len(list((tmp_path / 'thumbnails' / 'val').glob('*.jpg'))) == 2
+    assert synthetic.data_roots(tmp_path)['thumbs'] == str(tmp_path / 'thumbnails')
+
+
+def test_every_format_has_every_preset_and_its_own_stream() -> None:
+    from lkssl_mm.datasets.synthetic.drawing import STREAMS
+    assert tuple(synthetic.FORMATS) == synthetic.TASKS == ('cls', 'det', 'seg')
+    for task, fmt in synthetic.FORMATS.items():
+        assert fmt.task == task and set(fmt.presets) == set(synthetic.SIZES)
+    assert len(set(STREAMS.values())) == len(STREAMS) and set(synthetic.TASKS) <= set(STREAMS)
+
+
+def test_data_options_point_every_config_kind_at_its_task(tmp_path: Path) -> None:
+    roots = synthetic.data_roots(tmp_path)
+    assert synthetic.data_options('knn', tmp_path) == [
+        f'test_dataloader.dataset.data_root={roots["cls"]}',
+        f'test_cfg.memory_dataloader.dataset.data_root={roots["cls"]}']
+    detection = synthetic.data_options('detection', tmp_path)
+    assert detection[0] == f'train_dataloader.dataset.data_root={roots["det"]}/'
+    assert detection[-1] == ('test_evaluator.ann_file='
+                             f'{tmp_path}/coco/annotations/instances_val2017.json')
+    assert all(roots['seg'] in o for o in synthetic.data_options('segmentation', tmp_path))
+    with pytest.raises(ValueError, match="unknown config kind 'classification'"):
+        synthetic.data_options('classification', tmp_path)

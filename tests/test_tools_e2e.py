@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from lkssl_mm.utils.run_logs import last_record as metrics_of
+
 from .conftest import data_options, read_scalars, run_script, run_tool
 
 pytestmark = pytest.mark.slow
@@ -22,13 +24,6 @@ SITE = Path(torch.__file__).resolve().parents[1]
 def train(config, work_dir, *options, task, root, extra=()):
     return run_tool('tools/train.py', config, '--work-dir', str(work_dir), *extra,
                     '--cfg-options', *data_options(task, root), *options)
-
-
-def metrics_of(work_dir: Path, key: str) -> dict:
-    """The last record of ``work_dir``'s scalars that holds ``key``."""
-    records = [r for r in read_scalars(work_dir) if key in r]
-    assert records, f'no {key} in {work_dir}'
-    return records[-1]
 
 
 @pytest.fixture(scope='module')
@@ -82,11 +77,11 @@ def test_knn_is_the_same_on_two_processes(pretrained, synthetic_root, tmp_path):
 def test_linear_probe_trains_and_tests(pretrained, synthetic_root, tmp_path):
     _, backbone = pretrained
     train(LINEAR, tmp_path, 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
-          task='classification', root=synthetic_root, extra=('--pretrained', str(backbone)))
+          task='linear', root=synthetic_root, extra=('--pretrained', str(backbone)))
     assert 0 <= metrics_of(tmp_path, 'accuracy/top1')['accuracy/top1'] <= 100
     run_tool('tools/test.py', LINEAR, str(tmp_path / 'epoch_1.pth'), '--work-dir',
              str(tmp_path / 'test'), '--cfg-options',
-             *data_options('classification', synthetic_root))
+             *data_options('linear', synthetic_root))
     assert 'accuracy/top1' in metrics_of(tmp_path / 'test', 'accuracy/top1')
 
 

@@ -1,5 +1,7 @@
 """Checkpoint conversion, k-NN, layer-wise lr decay, and that every config builds."""
+import functools
 import glob
+import re
 
 import pytest
 import torch
@@ -8,8 +10,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import lkssl_mm  # noqa: F401
-from lkssl_mm.analysis import build_model_from_config
 from lkssl_mm.evaluation import KNNAccuracy, knn_predict, topk_accuracy
+from lkssl_mm.utils.builder import build_model
 from lkssl_mm.utils.ssl_checkpoint import NotAnSSLCheckpoint, convert_ssl_checkpoint
 
 from .conftest import run_tool
@@ -39,6 +41,21 @@ def ssl_checkpoint(tmp_path_factory):
     return path, model
 
 
+def test_dino_pretrained_loads_a_whole_dino_checkpoint(ssl_checkpoint):
+    """DINO(pretrained=...) initialises student, teacher and center from the file."""
+    path, ssl_model = ssl_checkpoint
+    cfg = Config.fromfile(DEMO + 'dino_lkconvnext-demo_1xb32-100e_synthetic.py')
+    cfg.model.pretrained = str(path)
+    model = build_model(cfg)
+    model.init_weights()
+    expected = ssl_model.state_dict()
+    loaded = model.state_dict()
+    assert loaded.keys() == expected.keys()
+    assert all(torch.equal(loaded[k], expected[k]) for k in expected)
+    assert not torch.equal(loaded['teacher.module.0.downsample_layers.0.0.weight'],
+                           loaded['backbone.downsample_layers.0.0.weight'])
+
+
 @pytest.mark.parametrize('task', sorted(DOWNSTREAM_DEMOS))
 def test_converted_teacher_loads_into_every_task_with_no_missing_backbone_weight(
         tmp_path, ssl_checkpoint, task):
@@ -49,7 +66,7 @@ def test_converted_teacher_loads_into_every_task_with_no_missing_backbone_weight
     cfg = Config.fromfile(DOWNSTREAM_DEMOS[task])
     cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=str(out),
                                        prefix='backbone.')
-    model = build_model_from_config(cfg)
+    model = build_model(cfg)
     model.init_weights()
     teacher = ssl_model.teacher.module[0].state_dict()
     loaded = model.backbone.state_dict()
@@ -140,9 +157,55 @@ def test_knn_metric_uses_the_memory_bank():
     assert metric.compute_metrics(queries) == {'top1_k3': 50.0}
 
 
+@pytest.mark.parametrize('fp16', [False, True])
+def test_knn_loop_honours_fp16_as_mmengine_test_loops_do(fp16):
+    """fp16=True extracts under mmengine's autocast (bf16 on the CPU, fp16 on CUDA)."""
+    from types import SimpleNamespace
+
+    from mmengine.model import BaseDataPreprocessor, BaseModel
+
+    from lkssl_mm.evaluation.knn import KNNTestLoop
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    seen = []
+
+    class Backbone(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3)
+
+        def forward(self, x):
+            out = self.conv(x)
+            seen.append(out.dtype)
+            return (out, )
+
+    class Classifier(BaseModel):
+        def __init__(self):
+            super().__init__(data_preprocessor=BaseDataPreprocessor())
+            self.backbone = Backbone()
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            return self.backbone(inputs)
+
+    model = Classifier().to(device)
+    loop = object.__new__(KNNTestLoop)  # only what feature extraction reads
+    loop._runner, loop.use_teacher, loop.fp16 = SimpleNamespace(model=model), False, fp16
+    torch.manual_seed(0)
+    batch = dict(inputs=torch.randn(4, 3, 12, 12, device=device),
+                 data_samples=[SimpleNamespace(gt_label=i % 2) for i in range(4)])
+    samples = loop._features(batch)
+    low = torch.float16 if device == 'cuda' else torch.bfloat16
+    assert seen == [low if fp16 else torch.float32]
+    assert [s['gt_label'] for s in samples] == [0, 1, 0, 1]
+    loop.fp16 = False
+    reference = loop._features(batch)
+    for sample, ref in zip(samples, reference):
+        assert sample['feature'].dtype == torch.float32
+        assert torch.allclose(sample['feature'], ref['feature'], atol=2e-2)
+
+
 def test_layer_decay_scales_lr_by_depth_and_skips_decay_on_flat_params():
     cfg = Config.fromfile(DOWNSTREAM_DEMOS['detection'])
-    model = build_model_from_config(cfg)
+    model = build_model(cfg)
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     groups = {g['param_name']: g for g in wrapper.optimizer.param_groups}
     base = cfg.optim_wrapper.optimizer.lr
@@ -160,20 +223,97 @@ def test_layer_decay_scales_lr_by_depth_and_skips_decay_on_flat_params():
 FULL_CONFIGS = sorted(
     path for folder in ('dino', 'mocov3', 'byol', 'mask_rcnn', 'upernet', 'benchmarks')
     for path in glob.glob(f'configs/{folder}/*.py'))
+#: The model each kind of config builds (kind: folder, or the benchmark's file prefix).
+MODEL_TYPES = {'dino': 'DINO', 'mocov3': 'MoCoV3', 'byol': 'BYOL', 'mask_rcnn': 'MaskRCNN',
+               'upernet': 'EncoderDecoder', 'knn': 'ImageClassifier',
+               'linear-probe': 'ImageClassifier', 'finetune': 'ImageClassifier'}
+BACKBONE_NAME = re.compile(
+    r'lkconvnext-t-k(\d+)([rd]?)-([lb]n)|slak-t|replknet-31b|swin-t|vit-s-p16')
+
+
+def config_kind(config: str) -> str:
+    folder, name = config.split('/')[1:3]
+    return name.split('_')[0] if folder == 'benchmarks' else folder
+
+
+def check_backbone_is_the_named_one(backbone, match) -> None:
+    """The backbone is the one the config's name promises (kernel, mixer, norm, arch)."""
+    from lkssl_mm.models.layers.norm import is_layer_norm
+    expected = {'replknet-31b': 'RepLKNet', 'swin-t': 'SwinTransformer',
+                'vit-s-p16': 'VisionTransformer'}.get(match.group(0), 'LKConvNeXt')
+    assert expected in [cls.__name__ for cls in type(backbone).__mro__]  # DINOViT is a ViT
+    if expected == 'VisionTransformer':
+        assert (backbone.embed_dims, backbone.patch_embed.projection.kernel_size) == (
+            384, (16, 16))
+    elif expected == 'SwinTransformer':
+        assert backbone.embed_dims == 96 and [len(s.blocks) for s in backbone.stages] == [
+            2, 2, 6, 2]
+    elif match.group(0) == 'slak-t':  # SLaK-T as published: 51/49/47/13 decomposed, x1.3
+        assert (backbone.depths, backbone.channels) == ([3, 3, 9, 3], [124, 249, 499, 998])
+        assert backbone.kernel_sizes == [51, 49, 47, 13]
+        assert tuple(backbone.stages[2][0].depthwise_conv.lkb_h.conv.weight.shape[-2:]) == (47, 5)
+    elif expected == 'LKConvNeXt':
+        kernel, mode, norm = int(match.group(1)), match.group(2), match.group(3)
+        assert (backbone.depths, backbone.channels) == ([3, 3, 9, 3], [96, 192, 384, 768])
+        assert backbone.kernel_sizes == [kernel] * 4
+        mixer = backbone.stages[2][0].depthwise_conv
+        shapes = {k: tuple(v.shape[-2:]) for k, v in mixer.state_dict().items()
+                  if k.endswith('conv.weight') or k == 'weight'}
+        assert shapes == {'': {'weight': (kernel, kernel)},
+                          'r': {'lk_origin.conv.weight': (kernel, kernel),
+                                'small_conv.conv.weight': (5, 5)},
+                          'd': {'lkb_h.conv.weight': (kernel, 5), 'lkb_w.conv.weight': (5, kernel),
+                                'small_conv.conv.weight': (5, 5)}}[mode]
+        assert is_layer_norm(backbone.stages[0][0].norm) == (norm == 'ln')
+
+
+@functools.cache
+def pretrained_backbone_shapes(name: str) -> dict:
+    """The weights (as shapes, on the meta device) of the backbone the DINO config of
+    ``name`` pre-trains."""
+    backbone = build_model(Config.fromfile(f'configs/dino/dino_{name}_8xb64-100e_in1k.py'),
+                           'backbone')
+    return {k: torch.empty(v.shape, device='meta') for k, v in backbone.state_dict().items()}
 
 
 @pytest.mark.parametrize('config', FULL_CONFIGS)
-def test_every_full_size_config_loads_and_builds_its_model(config):
+def test_every_full_size_config_builds_what_its_name_says_and_fits_its_pre_training(config):
+    """The model type, the backbone of the name, necks and heads that take its features,
+    the runner that follows --cfg-options run_length, and (downstream) the converted DINO
+    teacher of the same backbone: its path, and weights that fit."""
+    from lkssl_mm.utils.preflight import check_model_shapes
+    from lkssl_mm.utils.ssl_checkpoint import compare_keys
     cfg = Config.fromfile(config)
-    model = build_model_from_config(cfg)
-    assert sum(p.numel() for p in model.parameters()) > 1e6
-    for key in ('train_dataloader', 'optim_wrapper', 'default_scope') if 'knn' not in config \
-            else ('test_dataloader', 'test_cfg', 'test_evaluator'):
-        assert key in cfg, key
+    kind, name = config_kind(config), BACKBONE_NAME.search(config)
+    model = build_model(cfg)
+    assert type(model).__name__ == MODEL_TYPES[kind]
+    check_backbone_is_the_named_one(model.backbone, name)
+    check_model_shapes(model)  # raises naming the neck or head that does not fit
+    assert cfg.runner_type == 'RunLengthRunner'
     assert 'lkssl_mm' in cfg.custom_imports['imports']
-    if 'knn' not in config:  # and every BatchNorm that trains does so as SyncBN under DDP
+    if kind != 'knn':  # and every BatchNorm that trains does so as SyncBN under DDP
         plain = trains_without_syncbn(cfg, model)
         assert not plain, f'{len(plain)} BatchNorm layers train per GPU, e.g. {plain[:3]}'
+    if kind in ('dino', 'mocov3', 'byol'):
+        assert 'train_dataloader' in cfg and 'optim_wrapper' in cfg
+        return
+    if kind == 'linear-probe':  # in train mode, no backbone weight is updated
+        model.train()
+        wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        updated = {id(p) for group in wrapper.optimizer.param_groups if group['lr'] > 0
+                   for p in group['params']}
+        assert not [n for n, p in model.backbone.named_parameters()
+                    if p.requires_grad and id(p) in updated]
+    if kind == 'knn':  # the checkpoint comes from the command line
+        assert cfg.test_cfg.type == 'KNNTestLoop' and 'init_cfg' not in cfg.model.backbone
+    else:
+        assert cfg.model.backbone.init_cfg == dict(
+            type='Pretrained', prefix='backbone.',
+            checkpoint=f'work_dirs/pretrained/dino_{name.group(0)}_teacher.pth')
+    shapes = pretrained_backbone_shapes(name.group(0))
+    report = compare_keys(shapes, model.backbone)
+    assert not report['missing'] and not report['mismatched'], report
+    print(config, report['resized'], report['new_output_norms'][:3])
 
 
 @pytest.mark.parametrize('folder', ['dino', 'mocov3', 'byol', 'mask_rcnn', 'upernet',

@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import lkssl_mm  # noqa: E402,F401  (registers the plugin's modules)
-from lkssl_mm.utils.launch import add_common_args, build_runner, load_config  # noqa: E402
+from lkssl_mm.engine.launch import add_common_args, build_runner, load_config  # noqa: E402
 from lkssl_mm.utils.preflight import preflight  # noqa: E402
 
 

@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import lkssl_mm  # noqa: E402,F401  (registers the plugin's modules)
-from lkssl_mm.utils.launch import (  # noqa: E402
+from lkssl_mm.engine.launch import (  # noqa: E402
     VIS_BACKENDS,
     add_common_args,
     add_safety_hooks,

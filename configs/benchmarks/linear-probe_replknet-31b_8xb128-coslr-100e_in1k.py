@@ -15,3 +15,8 @@ model = dict(
     neck=[dict(type='GlobalAveragePooling'),
           dict(type='ClsBatchNormNeck', input_features=1024)],
     head=dict(in_channels=1024))
+# mmpretrain's RepLKNet freezes its stem and stages but not the transitions between
+# them: no update for those either (lr 0; norm_eval keeps their BN statistics).
+optim_wrapper = dict(
+    paramwise_cfg=dict(custom_keys={'backbone.transitions': dict(lr_mult=0.0,
+                                                                 decay_mult=0.0)}))

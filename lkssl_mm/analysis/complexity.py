@@ -14,19 +14,9 @@ from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
 from mmengine.analysis.print_helper import _format_size  # mmengine's 4.47G / 28.6M
 from mmengine.config import Config
-from mmengine.registry import MODELS as ROOT_MODELS
-from mmengine.registry import DefaultScope, init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
-
-def build_model_from_config(cfg: Config) -> torch.nn.Module:
-    """Build ``cfg.model`` in the config's default scope (mmpretrain, mmdet, mmseg)."""
-    scope = cfg.get('default_scope', 'mmpretrain')
-    if DefaultScope.get_current_instance() is None or \
-            DefaultScope.get_current_instance().scope_name != scope:
-        init_default_scope(scope)
-    with ROOT_MODELS.switch_scope_and_registry(scope) as registry:
-        return registry.build(cfg.model)
+from lkssl_mm.utils.builder import build_model
 
 
 def config_complexity(config: str, shape: Tuple[int, int] = (224, 224),
@@ -46,7 +36,7 @@ def config_complexity(config: str, shape: Tuple[int, int] = (224, 224),
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    model = build_model_from_config(cfg).eval()
+    model = build_model(cfg).eval()
     is_classifier = type(model).__name__ == 'ImageClassifier'
     target = model if is_classifier else model.backbone
     params, flops = parameter_count(target)[''], count_flops(target, (3, *shape))
@@ -72,7 +62,7 @@ def sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
 
 
 def flop_analyzer(model: torch.nn.Module, input_shape: Tuple[int, ...]) -> FlopAnalyzer:
-    """mmengine's analyzer of one forward of a (1, *input_shape) random input.
+    """The mmengine analyzer of one forward of a (1, *input_shape) random input.
 
     The fused attention is counted (:func:`sdpa_flop_jit`); warnings about
     operators without FLOPs (norms, activations) and unused modules are off.
@@ -135,11 +125,10 @@ def backbone_complexity(config: str, num_classes: int = 1000,
     if 'backbone' not in cfg or 'backbone_channels' not in cfg:
         raise ValueError(f'{config} defines no backbone / backbone_channels; give a base '
                          'config from configs/_base_/models/')
-    init_default_scope('mmpretrain')
-    model = MODELS.build(dict(
+    model = build_model(Config(dict(default_scope='mmpretrain', model=dict(
         type='ImageClassifier', backbone=cfg.backbone,
         head=dict(type='LinearClsHead', num_classes=num_classes,
-                  in_channels=cfg.backbone_channels[-1]))).eval()
+                  in_channels=cfg.backbone_channels[-1]))))).eval()
     with torch.no_grad():
         if model.backbone(torch.zeros(1, 3, 32, 32))[-1].dim() == 4:  # feature maps
             model.neck = MODELS.build(dict(type='GlobalAveragePooling'))

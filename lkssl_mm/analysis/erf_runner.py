@@ -7,10 +7,9 @@ from typing import List, Optional
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.registry import MODELS as ROOT_MODELS
-from mmengine.registry import init_default_scope
 from PIL import Image
 
+from lkssl_mm.utils.builder import build_model
 from lkssl_mm.utils.ssl_checkpoint import check_backbone_checkpoint
 
 from .erf import compute_erf, high_contribution_area_ratio, save_erf_heatmap
@@ -21,14 +20,15 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
 def build_backbone(cfg: Config) -> torch.nn.Module:
-    """Build ``cfg.model.backbone`` in the config's scope, returning feature maps."""
-    backbone_cfg = cfg.model.backbone.copy()
-    if backbone_cfg.get('type', '').endswith('LKConvNeXt'):
-        backbone_cfg['gap_before_final_norm'] = False
-    scope = cfg.get('default_scope', 'mmpretrain')
-    init_default_scope(scope)
-    with ROOT_MODELS.switch_scope_and_registry(scope) as registry:
-        return registry.build(backbone_cfg)
+    """``cfg.model.backbone`` as the ERF needs it: returning feature maps, not pooled vectors.
+
+    An LKConvNeXt is built with ``gap_before_final_norm=False`` (its output norm
+    then applies per position); ``cfg`` itself is not changed.
+    """
+    feature_maps = {}
+    if cfg.model.backbone.get('type', '').endswith('LKConvNeXt'):
+        feature_maps['gap_before_final_norm'] = False
+    return build_model(cfg, 'backbone', **feature_maps)
 
 
 def load_backbone_weights(backbone: torch.nn.Module, path: str, which: str = 'teacher') -> dict:

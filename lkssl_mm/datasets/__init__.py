@@ -5,6 +5,7 @@ from .synthetic import (
     DET_PALETTE,
     SEG_CLASSES,
     SEG_PALETTE,
+    data_options,
     data_roots,
     generate,
     load_meta,
@@ -12,7 +13,7 @@ from .synthetic import (
 from .transforms import CorruptImageError, StrictLoadImageFromFile, image_bytes_problem
 
 __all__ = [
-    'CLS_CLASSES', 'DET_CLASSES', 'DET_PALETTE', 'SEG_CLASSES', 'SEG_PALETTE', 'data_roots',
-    'generate', 'load_meta', 'CorruptImageError', 'StrictLoadImageFromFile',
+    'CLS_CLASSES', 'DET_CLASSES', 'DET_PALETTE', 'SEG_CLASSES', 'SEG_PALETTE', 'data_options',
+    'data_roots', 'generate', 'load_meta', 'CorruptImageError', 'StrictLoadImageFromFile',
     'image_bytes_problem'
 ]

@@ -22,6 +22,9 @@ from mmengine.evaluator import BaseMetric
 from mmengine.model import is_model_wrapper
 from mmengine.registry import LOOPS, METRICS
 from mmengine.runner import TestLoop, ValLoop
+from mmengine.runner.amp import autocast
+
+from lkssl_mm.utils.ssl_checkpoint import teacher_backbone
 
 
 def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor,
@@ -128,10 +131,17 @@ class _KNNLoopMixin:
         use_teacher (bool): Use the EMA teacher's backbone of an SSL model
             (DINO ``teacher``, MoCo v3 ``momentum_encoder``, BYOL
             ``target_net``) when it has one. Defaults to True.
+        fp16 (bool): Extract the features under mmengine's ``autocast``, as
+            its ``TestLoop`` runs the model with ``fp16=True``: float16 on CUDA,
+            bfloat16 on the CPU. The features are L2-normalised and voted on in
+            float32 either way. Defaults to False.
     """
 
-    def _setup_knn(self, memory_dataloader: dict, use_teacher: bool) -> None:
-        runner = self.runner
+    mode: str  # 'test' or 'val': which hooks the loop calls
+
+    def __init__(self, runner, dataloader, evaluator, memory_dataloader: dict,
+                 use_teacher: bool = True, fp16: bool = False):
+        super().__init__(runner, dataloader, evaluator, fp16)
         self.memory_dataloader = runner.build_dataloader(
             memory_dataloader, seed=runner.seed, diff_rank_seed=False)
         self.use_teacher = use_teacher
@@ -142,11 +152,8 @@ class _KNNLoopMixin:
 
     def _backbone(self) -> torch.nn.Module:
         model = self._model()
-        if self.use_teacher:
-            for name in ('teacher', 'momentum_encoder', 'target_net'):
-                if hasattr(model, name):
-                    return getattr(model, name).module[0]
-        return model.backbone
+        teacher = teacher_backbone(model) if self.use_teacher else None
+        return teacher if teacher is not None else model.backbone
 
     @torch.no_grad()
     def _features(self, data_batch: dict) -> List[dict]:
@@ -154,7 +161,8 @@ class _KNNLoopMixin:
         inputs = data['inputs']
         if isinstance(inputs, (list, tuple)):
             inputs = inputs[0]
-        out = self._backbone()(inputs)
+        with autocast(enabled=self.fp16):
+            out = self._backbone()(inputs)
         out = out[-1] if isinstance(out, (tuple, list)) else out
         if out.dim() == 4:
             out = out.mean((2, 3))
@@ -176,8 +184,9 @@ class _KNNLoopMixin:
     def _memory_bank(self) -> Optional[List[dict]]:
         return self.extract_features(self.memory_dataloader)
 
-    def _run_knn(self, mode: str) -> dict:
-        runner = self.runner
+    def run(self) -> dict:
+        """Extract the memory bank, then evaluate the queries, calling the mode's hooks."""
+        runner, mode = self.runner, self.mode
         runner.call_hook(f'before_{mode}')
         runner.call_hook(f'before_{mode}_epoch')
         was_training = runner.model.training
@@ -206,23 +215,11 @@ class _KNNLoopMixin:
 class KNNTestLoop(_KNNLoopMixin, TestLoop):
     """``test_cfg`` loop computing :class:`KNNAccuracy` (see :class:`_KNNLoopMixin`)."""
 
-    def __init__(self, runner, dataloader, evaluator, memory_dataloader: dict,
-                 use_teacher: bool = True, fp16: bool = False):
-        super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_knn(memory_dataloader, use_teacher)
-
-    def run(self) -> dict:
-        return self._run_knn('test')
+    mode = 'test'
 
 
 @LOOPS.register_module()
 class KNNValLoop(_KNNLoopMixin, ValLoop):
     """``val_cfg`` loop: k-NN accuracy during (SSL) training, e.g. every N epochs."""
 
-    def __init__(self, runner, dataloader, evaluator, memory_dataloader: dict,
-                 use_teacher: bool = True, fp16: bool = False):
-        super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_knn(memory_dataloader, use_teacher)
-
-    def run(self) -> dict:
-        return self._run_knn('val')
+    mode = 'val'

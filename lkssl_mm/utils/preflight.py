@@ -6,23 +6,17 @@ a checkpoint of another model as a list of warnings (then trains on). These
 checks turn each into one :class:`ConfigError` that names the config field or
 file and what was expected, before the runner writes anything.
 """
-import difflib
 import os.path as osp
 from typing import Iterator, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import MODELS as ROOT_MODELS
-from mmengine.registry import init_default_scope
 
+from lkssl_mm.utils.builder import ConfigError, build_model
 from lkssl_mm.utils.ssl_checkpoint import NotAnSSLCheckpoint, load_state_dict_file
 
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 NESTED_LOADERS = ('val_cfg.memory_dataloader', 'test_cfg.memory_dataloader')
-
-
-class ConfigError(ValueError):
-    """A config, data path or checkpoint that cannot work, found before running."""
 
 
 # ----------------------------------------------------------------------------- data
@@ -78,38 +72,6 @@ def check_data_paths(cfg: Config) -> None:
 
 
 # ----------------------------------------------------------------------------- model
-def _unknown_type_hint(message: str) -> str:
-    """'did you mean' for an unregistered type named in a registry error message."""
-    words = message.split()
-    if not words:
-        return ''
-    name = words[0].strip('`\'"')
-    known = set()
-    registry = ROOT_MODELS
-    for reg in [registry] + list(registry.children.values()):
-        known.update(reg.module_dict)
-    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
-    return f' Did you mean: {", ".join(close)}?' if close else ''
-
-
-def build_model(cfg: Config) -> torch.nn.Module:
-    """Build ``cfg.model`` in the config's scope, with readable errors.
-
-    Raises:
-        ConfigError: If the model cannot be built (unknown type, bad argument...).
-    """
-    scope = cfg.get('default_scope', 'mmpretrain')
-    init_default_scope(scope)
-    try:
-        with ROOT_MODELS.switch_scope_and_registry(scope) as registry:
-            return registry.build(cfg.model)
-    except KeyError as error:
-        text = str(error).strip('"\'')
-        raise ConfigError(f'model: {text}{_unknown_type_hint(text)}') from error
-    except (ValueError, TypeError, AssertionError) as error:
-        raise ConfigError(f'model: {error}') from error
-
-
 def _feature_channels(feats) -> List[int]:
     feats = feats if isinstance(feats, (list, tuple)) else [feats]
     return [int(f.shape[1]) for f in feats if isinstance(f, torch.Tensor)]

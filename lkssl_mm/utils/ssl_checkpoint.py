@@ -1,16 +1,25 @@
 """Read the backbone out of self-supervised checkpoints (DINO, MoCo v3, BYOL...)."""
-import os
 import os.path as osp
 import re
-import tempfile
 import zipfile
 from typing import Dict, Optional, Tuple
 
 import torch
 
-#: Where each SSL algorithm keeps its EMA (teacher / momentum / target) backbone.
-TEACHER_PREFIXES = ('teacher.module.0.', 'momentum_encoder.module.0.', 'target_net.module.0.')
+from lkssl_mm.utils.fileio import save_atomically
+
+#: The EMA network of each SSL algorithm: DINO ``teacher``, MoCo v3
+#: ``momentum_encoder``, BYOL ``target_net``; each an mmengine EMA wrapper whose
+#: ``module`` is ``Sequential(backbone, neck)``.
+TEACHER_NETWORKS = ('teacher', 'momentum_encoder', 'target_net')
+#: Where those keep their backbone in a state dict.
+TEACHER_PREFIXES = tuple(f'{name}.module.0.' for name in TEACHER_NETWORKS)
 STUDENT_PREFIX = 'backbone.'
+
+__all__ = ['TEACHER_NETWORKS', 'TEACHER_PREFIXES', 'STUDENT_PREFIX', 'NotAnSSLCheckpoint',
+           'load_state_dict_file', 'extract_backbone', 'teacher_backbone', 'weights_as_loaded',
+           'compare_keys', 'save_atomically', 'convert_ssl_checkpoint', 'resolve_backbone',
+           'check_backbone_checkpoint']
 
 
 class NotAnSSLCheckpoint(ValueError):
@@ -72,38 +81,56 @@ def extract_backbone(state_dict: Dict[str, torch.Tensor], which: str = 'teacher'
         f'top-level names found: {found}). Is this an SSL checkpoint of DINO, MoCo v3 or BYOL?')
 
 
+def teacher_backbone(model: torch.nn.Module) -> Optional[torch.nn.Module]:
+    """The backbone of an SSL model's EMA network (see :data:`TEACHER_NETWORKS`), or None."""
+    for name in TEACHER_NETWORKS:
+        if hasattr(model, name):
+            return getattr(model, name).module[0]
+    return None
+
+
 #: Keys a dense-task backbone may add to a pre-trained one: the norms of extra
-#: outputs (``norm0``..``norm2`` when ``out_indices`` grows from the last stage).
-NEW_OUTPUT_KEY = re.compile(r'^norm\d+\.')
+#: outputs when ``out_indices`` grows from the last stage (LKConvNeXt's and
+#: mmpretrain ConvNeXt's ``norm0``..``norm2``, mmpretrain RepLKNet's
+#: ``stages.0.norm``..``stages.2.norm``).
+NEW_OUTPUT_KEY = re.compile(r'^(norm\d+|stages\.\d+\.norm)\.')
 
 
-def compare_keys(weights: Dict[str, torch.Tensor], target: Dict[str, torch.Tensor]) -> dict:
-    """Missing, unexpected and shape-mismatched keys of ``weights`` against ``target``."""
-    missing = sorted(k for k in target if k not in weights)
+def weights_as_loaded(weights: Dict[str, torch.Tensor],
+                      backbone: torch.nn.Module) -> Dict[str, torch.Tensor]:
+    """``weights`` as ``backbone.load_state_dict`` would copy them.
+
+    Runs the load hooks of ``backbone`` and its sub-modules on a copy, e.g.
+    mmpretrain's ViT and Swin interpolating a position embedding (table) of
+    another input size. torch runs them inside ``load_state_dict`` on its own
+    copy and offers no public call that returns the result, hence this.
+    """
+    state = dict(weights)
+    for name, module in backbone.named_modules():
+        for hook in module._load_state_dict_pre_hooks.values():
+            hook(state, f'{name}.' if name else '', {}, False, [], [], [])
+    return state
+
+
+def compare_keys(weights: Dict[str, torch.Tensor], backbone: torch.nn.Module) -> dict:
+    """Missing, unexpected, resized and shape-mismatched keys of ``weights`` for ``backbone``.
+
+    Args:
+        weights (dict): Backbone weights (no prefix).
+        backbone (nn.Module): The backbone they are for. Weights its load hooks
+            resize (see :func:`weights_as_loaded`) are listed as ``resized``.
+    """
+    target = backbone.state_dict()
+    loaded = weights_as_loaded(weights, backbone)
+    missing = sorted(k for k in target if k not in loaded)
     return dict(
         missing=[k for k in missing if not NEW_OUTPUT_KEY.match(k)],
         new_output_norms=[k for k in missing if NEW_OUTPUT_KEY.match(k)],
-        unexpected=sorted(k for k in weights if k not in target),
-        mismatched=sorted(f'{k}: {tuple(weights[k].shape)} vs {tuple(target[k].shape)}'
-                          for k in weights if k in target and weights[k].shape != target[k].shape))
-
-
-def save_atomically(obj, path: str) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place.
-
-    A crash while writing never leaves a truncated file at ``path``.
-    """
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix='.pth', dir=directory)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+        unexpected=sorted(k for k in loaded if k not in target),
+        resized=sorted(f'{k}: {tuple(weights[k].shape)} -> {tuple(loaded[k].shape)}'
+                       for k in weights if k in loaded and loaded[k].shape != weights[k].shape),
+        mismatched=sorted(f'{k}: {tuple(loaded[k].shape)} vs {tuple(target[k].shape)}'
+                          for k in loaded if k in target and loaded[k].shape != target[k].shape))
 
 
 def convert_ssl_checkpoint(src: str, dst: str, which: str = 'teacher',
@@ -133,9 +160,9 @@ def convert_ssl_checkpoint(src: str, dst: str, which: str = 'teacher',
     weights, prefix = extract_backbone(load_state_dict_file(src), which, src)
     report = dict(source=src, destination=dst, which=which, prefix=prefix,
                   converted=len(weights), missing=[], new_output_norms=[], unexpected=[],
-                  mismatched=[])
+                  resized=[], mismatched=[])
     if target_backbone is not None:
-        report.update(compare_keys(weights, target_backbone.state_dict()))
+        report.update(compare_keys(weights, target_backbone))
         if report['missing'] or report['mismatched']:
             raise ValueError(
                 f'{src}: its {which} backbone does not match the target config '
@@ -183,7 +210,7 @@ def check_backbone_checkpoint(path: str, backbone: torch.nn.Module, which: str =
             other shapes.
     """
     weights, prefix = resolve_backbone(load_state_dict_file(path), which, path)
-    report = compare_keys(weights, backbone.state_dict())
+    report = compare_keys(weights, backbone)
     if report['missing'] or report['mismatched']:
         raise ValueError(
             f'{path} does not fit the backbone of the config ({type(backbone).__name__}): '

@@ -17,16 +17,17 @@ _MODULE_NAME = 'lkssl_mm_synthetic_standalone'
 
 
 def _import_synthetic() -> ModuleType:
-    """Load ``lkssl_mm/datasets/synthetic.py``.
+    """Load the ``lkssl_mm/datasets/synthetic`` package.
 
-    The module only needs numpy and Pillow, so it is loaded from its file next to this tool
-    when possible: ``import lkssl_mm`` would pull in the whole OpenMMLab stack (seconds).
+    The package only needs numpy and Pillow, so it is loaded from its folder next to this
+    tool when possible: ``import lkssl_mm`` would pull in the whole OpenMMLab stack (seconds).
     """
-    path = Path(__file__).resolve().parents[2] / 'lkssl_mm' / 'datasets' / 'synthetic.py'
-    if not path.is_file():
+    folder = Path(__file__).resolve().parents[2] / 'lkssl_mm' / 'datasets' / 'synthetic'
+    if not (folder / '__init__.py').is_file():
         from lkssl_mm.datasets import synthetic
         return synthetic
-    spec = importlib.util.spec_from_file_location(_MODULE_NAME, path)
+    spec = importlib.util.spec_from_file_location(_MODULE_NAME, folder / '__init__.py',
+                                                  submodule_search_locations=[str(folder)])
     module = importlib.util.module_from_spec(spec)
     sys.modules[_MODULE_NAME] = module  # workers (fork) unpickle its functions by name
     spec.loader.exec_module(module)

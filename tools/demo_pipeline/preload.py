@@ -15,7 +15,7 @@ from mmpretrain.utils import register_all_modules as register_mmpretrain  # noqa
 from mmseg.utils import register_all_modules as register_mmseg  # noqa: E402
 
 import lkssl_mm  # noqa: E402,F401
-import lkssl_mm.utils.launch  # noqa: E402,F401
+import lkssl_mm.engine.launch  # noqa: E402,F401
 import lkssl_mm.utils.preflight  # noqa: E402,F401
 
 for register in (register_mmpretrain, register_mmdet, register_mmseg):

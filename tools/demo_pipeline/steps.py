@@ -12,36 +12,13 @@ import statistics
 from dataclasses import replace
 from typing import TYPE_CHECKING, Dict, List
 
+from lkssl_mm.datasets import data_options, data_roots
 from lkssl_mm.utils.run_logs import last_record, read_scalars
 
 from .plan import Step
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import Demo
-
-#: Which dataloaders of a config of each kind read the generated data, and from which
-#: task of the generator.
-_LOADERS = {
-    'pretrain': ('cls', ('train_dataloader', 'val_dataloader', 'val_cfg.memory_dataloader')),
-    'knn': ('cls', ('test_dataloader', 'test_cfg.memory_dataloader')),
-    'linear': ('cls', ('train_dataloader', 'val_dataloader', 'test_dataloader')),
-    'detection': ('det', ('train_dataloader', 'val_dataloader', 'test_dataloader')),
-    'segmentation': ('seg', ('train_dataloader', 'val_dataloader', 'test_dataloader')),
-}
-_FOLDERS = dict(cls='imagenet', det='coco', seg=osp.join('ade', 'ADEChallengeData2016'))
-
-
-def data_options(kind: str, data_root: str) -> List[str]:
-    """``--cfg-options`` that point a demo config of ``kind`` at the data in ``data_root``."""
-    task, loaders = _LOADERS[kind]
-    root = osp.join(data_root, _FOLDERS[task])
-    if task != 'det':
-        return [f'{loader}.dataset.data_root={root}' for loader in loaders]
-    # mmdet joins data_root and the image prefix by string concatenation
-    ann = osp.join(root, 'annotations', 'instances_val2017.json')
-    return [f'{loader}.dataset.data_root={root}/' for loader in loaders] + [
-        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}']
-
 
 def last_metrics(work_dir: str, key: str) -> dict:
     """The last logged record holding ``key`` (the metrics of the final evaluation)."""
@@ -132,10 +109,10 @@ def random_init(demo: 'Demo', step: Step) -> dict:
     """The backbone at its random initialisation with ``step.seed``, saved."""
     import torch
 
-    from lkssl_mm.analysis.erf_runner import build_backbone
-    from lkssl_mm.utils.ssl_checkpoint import save_atomically
+    from lkssl_mm.utils.builder import build_model
+    from lkssl_mm.utils.fileio import save_atomically
     torch.manual_seed(step.seed)
-    backbone = build_backbone(load_config(demo, step))
+    backbone = build_model(load_config(demo, step), 'backbone')
     backbone.init_weights()
     out = demo.checkpoint(step.instance)
     save_atomically(dict(meta=dict(random_init=True, seed=step.seed), state_dict={
@@ -170,7 +147,7 @@ def erf(demo: 'Demo', step: Step) -> dict:
     os.makedirs(osp.dirname(heatmap), exist_ok=True)
     result = erf_of_config(load_config(demo, step, **step.backbone.erf),
                            checkpoint=demo.backbone_checkpoint(step),
-                           image_dir=osp.join(demo.data_root, _FOLDERS['cls'], 'val'),
+                           image_dir=osp.join(data_roots(demo.data_root)['cls'], 'val'),
                            num_images=16, size=128, out_index=-1, heatmap=heatmap)
     return dict(result['area_ratio'], heatmap=heatmap, feature_map=step.backbone.erf_map)
 

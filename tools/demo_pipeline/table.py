@@ -47,7 +47,7 @@ class Task:
         config (str, optional): Config under ``configs/demo/``; ``{arch}`` is
             replaced by the backbone's ``arch``.
         data (str, optional): Which dataloaders to point at the generated data
-            (a kind of :func:`demo_pipeline.steps.data_options`).
+            (a kind of :func:`lkssl_mm.datasets.data_options`).
         length (str, optional): ``'epochs'`` or ``'iters'``: the
             ``tools/train.py`` option (``--epochs`` / ``--iters``) that sets the
             run length from the size's ``lengths`` (every schedule follows).

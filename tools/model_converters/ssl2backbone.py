@@ -22,7 +22,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmengine.config import Config
 
 import lkssl_mm  # noqa: F401
-from lkssl_mm.analysis.erf_runner import build_backbone
+from lkssl_mm.utils.builder import build_model
 from lkssl_mm.utils.ssl_checkpoint import NotAnSSLCheckpoint, convert_ssl_checkpoint
 
 
@@ -34,7 +34,7 @@ def main(argv=None) -> dict:
                         help='the EMA teacher (default, as DINO evaluates) or the student')
     parser.add_argument('--config', help='check the backbone against this config')
     args = parser.parse_args(argv)
-    target = build_backbone(Config.fromfile(args.config)) if args.config else None
+    target = build_model(Config.fromfile(args.config), 'backbone') if args.config else None
     try:
         report = convert_ssl_checkpoint(args.src, args.dst, args.which, target)
     except (NotAnSSLCheckpoint, ValueError, OSError) as error:

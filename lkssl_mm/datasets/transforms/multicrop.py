@@ -28,17 +28,9 @@ from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 from PIL import ImageFile
 
-from .loading import CorruptImageError
+from lkssl_mm.utils.photometric_params import JITTER_OPS, PHOTOMETRIC_PARAMS
 
-# Columns of ``photometric_params`` (one row per view), in the order the
-# preprocessor applies them: colour jitter (if ``jitter``, the four
-# adjustments in the order ``order_0..3``, 0 brightness, 1 contrast,
-# 2 saturation, 3 hue, as torchvision's ColorJitter), grayscale, blur,
-# solarisation.
-PHOTOMETRIC_PARAMS = ('jitter', 'brightness', 'contrast', 'saturation', 'hue', 'order_0',
-                      'order_1', 'order_2', 'order_3', 'grayscale', 'blur', 'blur_sigma',
-                      'solarize', 'solarize_threshold')
-JITTER_OPS = ('brightness', 'contrast', 'saturation', 'hue')
+from .loading import CorruptImageError
 
 # The settings every view kind has; MultiCrop's arguments of the same names are
 # the defaults, a view dict may override any of them.

@@ -64,30 +64,27 @@ class LKConvNeXtBlock(BaseModule):
 
     Args:
         channels (int): Number of channels.
-        kernel_size (int): Depthwise kernel size (odd).
-        lk_mode (str): 'plain', 'reparam' or 'decomposed'.
-        small_kernel (int, optional): Parallel small kernel of the
-            re-parameterisable modes.
-        decompose_width (int): N of the decomposed K x N kernels.
+        mixer_cfg (dict): The depthwise mixer, as keyword arguments of
+            :func:`build_large_kernel_conv`: ``kernel_size`` (odd), ``mode``
+            ('plain', 'reparam' or 'decomposed'), ``small_kernel``,
+            ``decompose_width``, ``deploy``. Defaults to a plain 7x7 kernel
+            (ConvNeXt). One dict, as mmpretrain's ``ConvNeXtBlock(dw_conv_cfg)``.
         norm_cfg (dict): Norm config (LayerNorm or BatchNorm family).
         act_cfg (dict): Activation config.
         mlp_ratio (float): Hidden expansion of the pointwise MLP.
         drop_path_rate (float): Stochastic depth rate of this block.
         layer_scale_init_value (float): Initial layer scale; <= 0 disables it.
         with_cp (bool): Use gradient checkpointing.
-        deploy (bool): Build re-parameterised kernels already merged.
     """
 
-    def __init__(self, channels: int, kernel_size: int = 7, lk_mode: str = 'plain',
-                 small_kernel: Optional[int] = None, decompose_width: int = 5,
+    def __init__(self, channels: int, *, mixer_cfg: dict = dict(kernel_size=7),
                  norm_cfg: dict = dict(type='LN2d', eps=1e-6),
                  act_cfg: dict = dict(type='GELU'), mlp_ratio: float = 4.,
                  drop_path_rate: float = 0., layer_scale_init_value: float = 1e-6,
-                 with_cp: bool = False, deploy: bool = False):
+                 with_cp: bool = False):
         super().__init__()
         self.with_cp = with_cp
-        self.depthwise_conv = build_large_kernel_conv(
-            channels, kernel_size, lk_mode, small_kernel, decompose_width, deploy)
+        self.depthwise_conv = build_large_kernel_conv(channels, **mixer_cfg)
         self.norm = build_norm(norm_cfg, channels)
         hidden = int(mlp_ratio * channels)
         self.pointwise_conv1 = nn.Linear(channels, hidden)
@@ -200,10 +197,14 @@ class LKConvNeXt(BaseModule):
                     build_norm(norm_cfg, self.channels[i - 1]),
                     nn.Conv2d(self.channels[i - 1], channels, kernel_size=2, stride=2)))
             first = sum(self.depths[:i])
+            mixer_cfg = dict(kernel_size=self.kernel_sizes[i], mode=lk_mode,
+                             small_kernel=small_kernel, decompose_width=decompose_width,
+                             deploy=deploy)
             self.stages.append(Sequential(*[
-                LKConvNeXtBlock(channels, self.kernel_sizes[i], lk_mode, small_kernel,
-                                decompose_width, norm_cfg, act_cfg, mlp_ratio,
-                                rates[first + j], layer_scale_init_value, with_cp, deploy)
+                LKConvNeXtBlock(channels, mixer_cfg=mixer_cfg, norm_cfg=norm_cfg,
+                                act_cfg=act_cfg, mlp_ratio=mlp_ratio,
+                                drop_path_rate=rates[first + j],
+                                layer_scale_init_value=layer_scale_init_value, with_cp=with_cp)
                 for j in range(depth)]))
             if i in self.out_indices:
                 self.add_module(f'norm{i}', build_norm(norm_cfg, channels))

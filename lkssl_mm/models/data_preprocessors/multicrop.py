@@ -6,7 +6,7 @@ import torch
 from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
 
-from lkssl_mm.datasets.transforms.multicrop import JITTER_OPS, PHOTOMETRIC_PARAMS
+from lkssl_mm.utils.photometric_params import JITTER_OPS, PHOTOMETRIC_PARAMS
 
 from . import photometric
 

@@ -68,7 +68,24 @@ def _deploy_conv(channels: int, kernel: torch.Tensor, bias: torch.Tensor) -> Dep
     return conv.to(kernel.device)
 
 
-class ReparamLargeKernelConv(nn.Module):
+class _SmallKernelBranch(nn.Module):
+    """The optional parallel small-kernel conv+BN (``small_conv``) of both re-param forms."""
+
+    small_conv: Optional[ConvBN]
+
+    def _plus_small(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``out`` plus the small branch's output on ``x`` (when there is one)."""
+        return out if self.small_conv is None else out + self.small_conv(x)
+
+    def _fold_small(self, kernel: torch.Tensor, bias: torch.Tensor):
+        """(kernel, bias) with the small branch's fused kernel (centred) and bias added."""
+        if self.small_conv is None:
+            return kernel, bias
+        small_kernel, small_bias = self.small_conv.fused_kernel_bias(tuple(kernel.shape[-2:]))
+        return kernel + small_kernel, bias + small_bias
+
+
+class ReparamLargeKernelConv(_SmallKernelBranch):
     """RepLKNet-style large kernel: KxK conv+BN plus a parallel small-kernel conv+BN.
 
     After :meth:`switch_to_deploy` both branches are merged into one biased
@@ -82,7 +99,7 @@ class ReparamLargeKernelConv(nn.Module):
         deploy (bool): Build the merged form directly. Defaults to False.
     """
 
-    def __init__(self, channels: int, kernel_size: int, small_kernel: Optional[int] = 5,
+    def __init__(self, channels: int, kernel_size: int, *, small_kernel: Optional[int] = 5,
                  deploy: bool = False):
         super().__init__()
         self.channels = channels
@@ -96,25 +113,19 @@ class ReparamLargeKernelConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if hasattr(self, 'lk_reparam'):
             return self.lk_reparam(x)
-        out = self.lk_origin(x)
-        if self.small_conv is not None:
-            out = out + self.small_conv(x)
-        return out
+        return self._plus_small(self.lk_origin(x), x)
 
     @torch.no_grad()
     def switch_to_deploy(self) -> None:
         """Merge the branches into ``lk_reparam`` (idempotent)."""
         if hasattr(self, 'lk_reparam'):
             return
-        kernel, bias = self.lk_origin.fused_kernel_bias()
-        if self.small_conv is not None:
-            small_kernel, small_bias = self.small_conv.fused_kernel_bias(self.kernel_size)
-            kernel, bias = kernel + small_kernel, bias + small_bias
+        kernel, bias = self._fold_small(*self.lk_origin.fused_kernel_bias())
         self.lk_reparam = _deploy_conv(self.channels, kernel, bias)
         del self.lk_origin, self.small_conv
 
 
-class DecomposedLargeKernelConv(nn.Module):
+class DecomposedLargeKernelConv(_SmallKernelBranch):
     """SLaK-style decomposed kernel: K x N + N x K (+ small k x k) conv+BN branches.
 
     Covers a KxK receptive field at the cost of two thin kernels. After
@@ -130,7 +141,7 @@ class DecomposedLargeKernelConv(nn.Module):
         deploy (bool): Build the merged form directly. Defaults to False.
     """
 
-    def __init__(self, channels: int, kernel_size: int, width: int = 5,
+    def __init__(self, channels: int, kernel_size: int, *, width: int = 5,
                  small_kernel: Optional[int] = 5, deploy: bool = False):
         super().__init__()
         self.channels = channels
@@ -147,21 +158,15 @@ class DecomposedLargeKernelConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if hasattr(self, 'lk_h'):
             return self.lk_h(x) + self.lk_w(x)
-        out = self.lkb_h(x) + self.lkb_w(x)
-        if self.small_conv is not None:
-            out = out + self.small_conv(x)
-        return out
+        return self._plus_small(self.lkb_h(x) + self.lkb_w(x), x)
 
     @torch.no_grad()
     def switch_to_deploy(self) -> None:
         """Fold BNs and the small kernel into two biased convolutions (idempotent)."""
         if hasattr(self, 'lk_h'):
             return
-        kernel_h, bias_h = self.lkb_h.fused_kernel_bias()
+        kernel_h, bias_h = self._fold_small(*self.lkb_h.fused_kernel_bias())
         kernel_w, bias_w = self.lkb_w.fused_kernel_bias()
-        if self.small_conv is not None:
-            small_kernel, small_bias = self.small_conv.fused_kernel_bias(self.shapes[0])
-            kernel_h, bias_h = kernel_h + small_kernel, bias_h + small_bias
         self.lk_h = _deploy_conv(self.channels, kernel_h, bias_h)
         self.lk_w = _deploy_conv(self.channels, kernel_w, bias_w)
         del self.lkb_h, self.lkb_w, self.small_conv
@@ -184,10 +189,15 @@ def check_odd_kernel(name: str, value, minimum: int = 3) -> int:
     return value
 
 
-def build_large_kernel_conv(channels: int, kernel_size: int, mode: str = 'plain',
+def build_large_kernel_conv(channels: int, *, kernel_size: int, mode: str = 'plain',
                             small_kernel: Optional[int] = None, decompose_width: int = 5,
                             deploy: bool = False) -> nn.Module:
-    """Build the depthwise token mixer of one block.
+    """Build the depthwise token mixer of one block from its mixer config.
+
+    Every option is keyword-only, so a block passes its whole mixer config
+    as one dict (``build_large_kernel_conv(channels, **mixer_cfg)``), as
+    mmpretrain's ``ConvNeXtBlock`` does with ``dw_conv_cfg``: two integers
+    (``small_kernel``, ``decompose_width``) cannot be swapped by position.
 
     Args:
         channels (int): Number of channels.
@@ -208,7 +218,8 @@ def build_large_kernel_conv(channels: int, kernel_size: int, mode: str = 'plain'
             raise ValueError(
                 f'small_kernel ({small_kernel}) must be smaller than kernel_size ({kernel_size})')
     if mode == 'reparam':
-        return ReparamLargeKernelConv(channels, kernel_size, small_kernel, deploy)
+        return ReparamLargeKernelConv(channels, kernel_size, small_kernel=small_kernel,
+                                      deploy=deploy)
     if mode == 'decomposed':
         check_odd_kernel('decompose_width', decompose_width, minimum=1)
         if decompose_width >= kernel_size:
@@ -217,6 +228,6 @@ def build_large_kernel_conv(channels: int, kernel_size: int, mode: str = 'plain'
         if small_kernel is not None and small_kernel > decompose_width:
             raise ValueError(f'small_kernel ({small_kernel}) must be <= decompose_width '
                              f'({decompose_width}) so that it merges into the K x N kernel')
-        return DecomposedLargeKernelConv(channels, kernel_size, decompose_width, small_kernel,
-                                         deploy)
+        return DecomposedLargeKernelConv(channels, kernel_size, width=decompose_width,
+                                         small_kernel=small_kernel, deploy=deploy)
     raise ValueError(f'lk_mode must be one of {LK_MODES}, got {mode!r}')

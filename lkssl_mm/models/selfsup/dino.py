@@ -76,6 +76,13 @@ class DINO(BaseSelfSupervisor):
         base_momentum (float): ``1 - teacher momentum`` at the start.
             Defaults to 0.004.
         num_global_crops (int): Number of leading global views. Defaults to 2.
+        pretrained (str, optional): A checkpoint of a whole DINO model (student,
+            teacher, center; local path or URL), loaded by ``init_weights``, e.g.
+            to start from another run's weights with a fresh optimizer and
+            schedule. mmpretrain's ``BaseSelfSupervisor`` turns it into
+            ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``. To
+            initialise the backbone only, set ``backbone.init_cfg`` (or
+            ``tools/train.py --pretrained``). Defaults to None.
         data_preprocessor (dict, optional): Defaults to SelfSupDataPreprocessor.
         init_cfg (dict, optional): Initialisation config.
     """

@@ -18,9 +18,12 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from lkssl_mm.engine.optimizers import AMP_WRAPPERS
-from lkssl_mm.engine.run_length import RunLengthRunner, fit_run_length
+from lkssl_mm.utils.builder import build_model
 from lkssl_mm.utils.preflight import resolve_resume
+from lkssl_mm.utils.ssl_checkpoint import check_backbone_checkpoint
+
+from .optimizers import AMP_WRAPPERS
+from .run_length import RunLengthRunner, fit_run_length
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -188,11 +191,9 @@ def set_pretrained(cfg: Config, checkpoint: str) -> dict:
         FileNotFoundError: If the file does not exist.
         ValueError: If it does not fit the backbone.
     """
-    from lkssl_mm.analysis.erf_runner import build_backbone
-    from lkssl_mm.utils.ssl_checkpoint import check_backbone_checkpoint
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'--pretrained checkpoint not found: {checkpoint}')
-    _, report, prefix = check_backbone_checkpoint(checkpoint, build_backbone(cfg))
+    _, report, prefix = check_backbone_checkpoint(checkpoint, build_model(cfg, 'backbone'))
     cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=checkpoint, prefix=prefix)
     return report
 
