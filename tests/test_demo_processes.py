@@ -62,3 +62,9 @@ def test_only_mmengine_progress_lines_are_echoed():
         'Iter(train) [20/40]  loss: 1'
     assert progress_line('x - mmengine - INFO - Checkpoints will be saved to /w') is None
     assert progress_line('x - mmengine - WARNING - Epoch(train) skipped') is None
+
+
+def test_the_demo_process_itself_lets_idle_threads_sleep():
+    """Its own steps (random inits, sizes, the ERF) run in the demo's process."""
+    import demo_pipeline  # noqa: F401  (sets it on import, before torch is imported there)
+    assert os.environ['OMP_WAIT_POLICY'] == OMP_WAIT_POLICY
