@@ -23,7 +23,7 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 
 #: The DINO demo config and the options of its short CPU run (3 epochs of 6 iterations).
-DINO_DEMO = 'configs/demo/dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py'
+DINO_DEMO = 'configs/demo/dino_lkconvnext-demo_1xb32-100e_synthetic.py'
 DINO_OPTIONS = ('train_cfg.max_epochs=3', 'train_dataloader.batch_size=16',
                 'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
                 'default_hooks.logger.interval=1', 'train_cfg.val_interval=10')

@@ -18,7 +18,7 @@ from lkssl_mm.engine.optimizers import clip_grad_norm_per_param
 from lkssl_mm.models import DINOHead, DINONeck, DINOTeacher
 from lkssl_mm.models.heads.dino_head import teacher_temperature
 
-DEMO_CONFIG = 'configs/demo/dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py'
+DEMO_CONFIG = 'configs/demo/dino_lkconvnext-demo_1xb32-100e_synthetic.py'
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from lkssl_mm.models.layers import DepthwiseConv2d
 
 SMALL = dict(depths=[1, 1, 2, 1], channels=[16, 32, 48, 64])
 LN = dict(type='LN2d', eps=1e-6)
-DINO_DEMO = 'configs/demo/dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py'
+DINO_DEMO = 'configs/demo/dino_lkconvnext-demo_1xb32-100e_synthetic.py'
 
 
 def _like_trained(module: nn.Module, seed: int = 0) -> nn.Module:

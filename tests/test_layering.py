@@ -1,5 +1,6 @@
 """Dependencies point one way (docs/design.md, "Layout"), read from the imports themselves:
-utils <- ops <- models, datasets <- engine, evaluation <- analysis <- demo (<- tools)."""
+utils <- ops <- models, datasets <- engine, evaluation <- analysis (<- tools, where the
+demo lives: tools/demo_pipeline)."""
 import ast
 from pathlib import Path
 
@@ -13,7 +14,6 @@ LAYERS = {
     'models': 2, 'datasets': 2,
     'engine': 3, 'evaluation': 3,
     'analysis': 4,
-    'demo': 5,
 }
 
 

@@ -14,7 +14,7 @@ from lkssl_mm.engine.launch import set_visualizer
 # the demo pre-training config (whose run test_a_dino_run_... reads) and one config of each
 # family: (config, the visualizer type its library's runtime sets)
 FAMILIES = [
-    ('configs/demo/dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py', 'UniversalVisualizer'),
+    ('configs/demo/dino_lkconvnext-demo_1xb32-100e_synthetic.py', 'UniversalVisualizer'),
     ('configs/dino/dino_lkconvnext-t-k13-ln_8xb64-100e_in1k.py', 'UniversalVisualizer'),
     ('configs/benchmarks/linear-probe_lkconvnext-t-k13-ln_8xb128-coslr-100e_in1k.py',
      'UniversalVisualizer'),

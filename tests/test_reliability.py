@@ -27,10 +27,10 @@ from lkssl_mm.engine.launch import add_safety_hooks, setup_resume
 from lkssl_mm.utils.fileio import write_atomically
 from lkssl_mm.utils.preflight import ConfigError, check_data_paths, preflight
 
-from .conftest import DINO_OPTIONS, ROOT, data_options, read_scalars, run_tool
+from .conftest import DINO_DEMO, DINO_OPTIONS, ROOT, data_options, read_scalars, run_tool
 
 DEMO = 'configs/demo/'
-DINO = DEMO + 'dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py'  # conftest.DINO_DEMO
+DINO = DINO_DEMO
 LINEAR = DEMO + 'linear-probe_lkconvnext-demo_synthetic.py'
 DET = DEMO + 'mask-rcnn_lkconvnext-demo_fpn_synthetic.py'
 

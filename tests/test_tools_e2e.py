@@ -13,7 +13,7 @@ from .conftest import data_options, read_scalars, run_script, run_tool
 pytestmark = pytest.mark.slow
 
 DEMO = 'configs/demo/'
-DINO = DEMO + 'dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py'
+DINO = DEMO + 'dino_lkconvnext-demo_1xb32-100e_synthetic.py'
 KNN = DEMO + 'knn_lkconvnext-demo_synthetic.py'
 LINEAR = DEMO + 'linear-probe_lkconvnext-demo_synthetic.py'
 DET = DEMO + 'mask-rcnn_lkconvnext-demo_fpn_synthetic.py'

@@ -30,7 +30,7 @@ def ssl_checkpoint(tmp_path_factory):
     """A DINO checkpoint of the demo backbone, teacher and student made different."""
     from mmpretrain.registry import MODELS
     init_default_scope('mmpretrain')
-    cfg = Config.fromfile(DEMO + 'dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py')
+    cfg = Config.fromfile(DEMO + 'dino_lkconvnext-demo_1xb32-100e_synthetic.py')
     model = MODELS.build(cfg.model)
     model.init_weights()
     torch.manual_seed(0)
@@ -44,7 +44,7 @@ def ssl_checkpoint(tmp_path_factory):
 def test_dino_pretrained_loads_a_whole_dino_checkpoint(ssl_checkpoint):
     """DINO(pretrained=...) initialises student, teacher and center from the file."""
     path, ssl_model = ssl_checkpoint
-    cfg = Config.fromfile(DEMO + 'dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py')
+    cfg = Config.fromfile(DEMO + 'dino_lkconvnext-demo_1xb32-100e_synthetic.py')
     cfg.model.pretrained = str(path)
     model = build_model(cfg)
     model.init_weights()

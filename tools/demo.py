@@ -1,14 +1,16 @@
 #!/usr/bin/env python
 """The whole pipeline on generated data, with a report: ``make demo``.
 
-Generates the datasets, DINO-pretrains a small and a large kernel LKConvNeXt
-(same recipe and budget), evaluates kNN and linear probe (plus random-init
-baselines), fine-tunes Mask R-CNN and UperNet, and writes
+Generates the datasets; DINO-pretrains, with one recipe and one budget, a
+small-kernel and a large-kernel demo LKConvNeXt, a ViT and a Swin Transformer
+of comparable size; evaluates each (k-NN, linear probe, Mask R-CNN, UperNet,
+ERF) from its DINO teacher and from its own random initialisation; and writes
 ``<work-dir>/report.md``, ``report.json`` and plots. Re-running skips the
 finished steps and resumes an interrupted training from its last checkpoint.
+The steps come from the tables in ``tools/demo_pipeline/table.py``.
 
-Sizes: tiny (a few minutes, for tests), small (CPU default, about 15 min),
-full (a GPU machine; uses it automatically).
+Sizes: tiny (a few minutes, for tests), small (the CPU default, about 15
+minutes on 2 cores), full (a GPU machine; uses it automatically).
 
 Example:
     python tools/demo.py --size small
@@ -22,7 +24,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from lkssl_mm.demo import SIZES, DemoPipeline, write_report  # noqa: E402
+from demo_pipeline import SIZES, Demo, write_report  # noqa: E402
+from demo_pipeline.runner import OtherSettings  # noqa: E402
 
 
 def seed_count(text: str) -> int:
@@ -46,12 +49,19 @@ def main(argv=None) -> dict:
                         default=os.environ.get('DEMO_SEEDS') or None,
                         help='seeds per linear-probe / Mask R-CNN / UperNet run; the report '
                         'gives their mean and range (default: $DEMO_SEEDS or 1)')
+    parser.add_argument('--fresh-processes', action='store_true',
+                        help='start a new interpreter for every tool run instead of forking '
+                        'one that imported the libraries once (about 5 s more per step)')
     args = parser.parse_args(argv)
     work_dir = args.work_dir or osp.join('work_dirs', 'demo', args.size)
     data_root = args.data_root or osp.join('data', f'synthetic_{args.size}')
-    results = DemoPipeline(args.size, work_dir, data_root,
-                           finetune_seeds=args.finetune_seeds).run()
-    return write_report(results, work_dir)
+    try:
+        demo = Demo(args.size, work_dir, data_root, seeds=args.finetune_seeds,
+                    fresh_processes=args.fresh_processes)
+        results = demo.run()
+    except OtherSettings as error:  # the work dir holds other results: nothing was run
+        sys.exit(f'demo: error: {error}')
+    return write_report(results, demo.work_dir)
 
 
 if __name__ == '__main__':

@@ -5,7 +5,7 @@ SSL pre-training and classification (mmpretrain), detection (mmdet) or
 segmentation (mmseg): the config's default scope decides.
 
 Examples:
-    python tools/train.py configs/demo/dino_lkconvnext-demo-k13_1xb32-10e_synthetic.py
+    python tools/train.py configs/demo/dino_lkconvnext-demo_1xb32-100e_synthetic.py
     python tools/train.py CONFIG --resume            # resume from the work dir's last checkpoint
     python tools/train.py CONFIG --epochs 10          # 10 epochs; every schedule follows
     python tools/train.py CONFIG --vis wandb          # W&B instead of TensorBoard

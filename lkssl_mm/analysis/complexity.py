@@ -1,8 +1,18 @@
-"""Parameter and FLOP counts of config-built models (mmengine's analysis)."""
-from typing import Optional, Tuple
+"""Parameter and FLOP counts of config-built models (mmengine's analysis).
+
+mmengine's FLOP counter (fvcore's) has no handle for
+``aten::scaled_dot_product_attention``, the fused attention that mmpretrain's
+ViT calls on PyTorch 2, so it would leave out the attention's two matrix
+products; :func:`sdpa_flop_jit` counts them as the unfused ``q @ k^T`` and
+``attn @ v`` are counted.
+"""
+from math import prod
+from typing import Any, List, Optional, Tuple
 
 import torch
-from mmengine.analysis import FlopAnalyzer, get_model_complexity_info
+from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.analysis.jit_handles import get_shape
+from mmengine.analysis.print_helper import _format_size  # mmengine's 4.47G / 28.6M
 from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -29,18 +39,51 @@ def config_complexity(config: str, shape: Tuple[int, int] = (224, 224),
     model = build_model(cfg).eval()
     is_classifier = type(model).__name__ == 'ImageClassifier'
     target = model if is_classifier else model.backbone
-    info = get_model_complexity_info(target, input_shape=(3, *shape), show_table=False,
-                                     show_arch=False)
+    params, flops = parameter_count(target)[''], count_flops(target, (3, *shape))
     return dict(config=config, input_shape=[3, *shape],
                 measured='model' if is_classifier else 'backbone',
-                params=int(info['params']), flops=int(info['flops']),
-                params_str=info['params_str'], flops_str=info['flops_str'],
+                params=int(params), flops=int(flops),
+                params_str=_format_size(params), flops_str=_format_size(flops),
                 model_params=sum(p.numel() for p in model.parameters()))
+
+
+def sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """Multiply-adds of ``scaled_dot_product_attention(q, k, v)``: ``q @ k^T`` and ``@ v``.
+
+    Args:
+        inputs (list): The traced op's inputs: query (..., L, E), key (..., S, E),
+            value (..., S, Ev), then the optional arguments.
+        outputs (list): Unused.
+    """
+    query, key, value = (get_shape(v) for v in inputs[:3])
+    batch = prod(query[:-2])
+    length, source = query[-2], key[-2]
+    return batch * length * source * (query[-1] + value[-1])
+
+
+def flop_analyzer(model: torch.nn.Module, input_shape: Tuple[int, ...]) -> FlopAnalyzer:
+    """The mmengine analyzer of one forward of a (1, *input_shape) random input.
+
+    The fused attention is counted (:func:`sdpa_flop_jit`); warnings about
+    operators without FLOPs (norms, activations) and unused modules are off.
+    """
+    inputs = (torch.randn(1, *input_shape, device=next(model.parameters()).device), )
+    analyzer = FlopAnalyzer(model, inputs)
+    analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flop_jit)
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    return analyzer
+
+
+def count_flops(model: torch.nn.Module, input_shape: Tuple[int, ...]) -> int:
+    """Multiply-adds of one forward of a (1, *input_shape) random input, attention included."""
+    return flop_analyzer(model, input_shape).total()
 
 
 #: Operators whose multiply-adds published model sizes count: the weight layers (and the
 #: attention products of Transformers). Norm layers fold into the weights at inference.
-WEIGHT_OPERATORS = ('conv', 'linear', 'matmul', 'bmm', 'einsum')
+WEIGHT_OPERATORS = ('conv', 'linear', 'matmul', 'bmm', 'einsum',
+                    'scaled_dot_product_attention')
 
 
 def backbone_complexity(config: str, num_classes: int = 1000,
@@ -94,7 +137,7 @@ def backbone_complexity(config: str, num_classes: int = 1000,
     params = sum(p.numel() for p in model.parameters())
     if deploy:
         params -= sum(m.weight.numel() for m in model.modules() if isinstance(m, _BatchNorm))
-    by_operator = FlopAnalyzer(model, torch.randn(1, 3, *shape)).by_operator()
+    by_operator = flop_analyzer(model, (3, *shape)).by_operator()
     flops = sum(by_operator.get(op, 0) for op in WEIGHT_OPERATORS)
     weights = sum(p.numel() for p in model.parameters() if p.ndim in (2, 4))
     weight_flops = by_operator.get('conv', 0) + by_operator.get('linear', 0)

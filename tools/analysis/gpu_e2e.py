@@ -28,9 +28,9 @@ again with the same ``--work-dir``: a budget-cut run continues where it stopped.
 ``--cpu-dry-run`` runs the same steps, configs and tools with toy sizes on the CPU
 (``tests/test_gpu_e2e.py``).
 
-The training runs are shortened with ``--cfg-options`` (one epoch of a dataset subset, and
-``schedule_options`` so that schedules end with the run); ``tools/train.py --iters N`` would
-say it in one option once it exists.
+The training runs are shortened with ``tools/train.py --epochs N`` / ``--iters N`` (every
+schedule follows the run, ``lkssl_mm.engine.run_length``); DINO runs one epoch of a
+dataset subset (``train_dataloader.dataset.indices``).
 
 Usage:
     python tools/analysis/gpu_e2e.py setup OUT_DIR [options]     (prints the python to use)
@@ -225,8 +225,8 @@ def log_tail(path: Path, lines: int = 15) -> List[str]:
 # ---------------------------------------------------------------------------- figures
 def scalar_records(work_dir: Path) -> List[dict]:
     """The records mmengine logged for every run under ``work_dir`` (scalars, test metrics)."""
-    from lkssl_mm.demo.pipeline import read_records
-    return read_records(str(work_dir))
+    from lkssl_mm.utils.run_logs import read_scalars
+    return read_scalars(str(work_dir))
 
 
 def train_figures(records: List[dict], images_per_iter: int) -> dict:
@@ -378,6 +378,9 @@ class Pipeline:
         self.env = dict(os.environ)
         if profile.toy:
             self.env['CUDA_VISIBLE_DEVICES'] = ''  # the CPU path even on a GPU machine
+            # idle OpenMP threads sleep instead of spinning: on a few shared cores a spinning
+            # thread holds the core its partner needs (tools/demo_pipeline/processes.py)
+            self.env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
     @staticmethod
     def _gpu_count() -> int:
@@ -454,12 +457,10 @@ class Pipeline:
     def dino(self, backbone: str, iters: int, limit: float, keep_checkpoint: bool,
              gpus: int = 1) -> dict:
         """DINO with the real config of ``backbone``, ``iters`` iterations (one epoch)."""
-        from lkssl_mm.demo.pipeline import schedule_options
         config = DINO.format(backbone)
         work = self.work_dir / self.current
         batch = self.profile.dino_batch
-        options = [*schedule_options(str(ROOT / config), 1),
-                   f'train_dataloader.dataset.data_root={self.roots()["cls"]}',
+        options = [f'train_dataloader.dataset.data_root={self.roots()["cls"]}',
                    f'train_dataloader.dataset.indices={iters * batch * gpus}',
                    f'train_dataloader.batch_size={batch}',
                    *self.common_train_options(self.workers(10)),
@@ -467,7 +468,8 @@ class Pipeline:
                    'default_hooks.checkpoint.interval=1' if keep_checkpoint
                    else 'default_hooks.checkpoint.save_last=False',
                    *self.toy_options('dino', config)]
-        args = [config, '--work-dir', work, *self.amp, '--cfg-options', *options]
+        args = [config, '--work-dir', work, '--epochs', '1', *self.amp, '--cfg-options',
+                *options]
         try:
             if gpus == 1:
                 seconds = self.tool(limit, 'tools/train.py', *args)
@@ -517,16 +519,20 @@ class Pipeline:
             raise StepError('the evaluation logged no metric (see the log)')
         return figures
 
-    def finetune(self, kind: str, config: str, length: int, metrics: Sequence[str],
+    def finetune(self, kind: str, config: str, length: str, metrics: Sequence[str],
                  limit: float, options: Sequence[str]) -> dict:
-        """Train ``config`` from the converted backbone for ``length``, then evaluate."""
-        from lkssl_mm.demo.pipeline import schedule_options
+        """Train ``config`` from the converted backbone, then evaluate.
+
+        ``length`` is ``'epochs=N'`` or ``'iters=N'``: ``tools/train.py --epochs N`` /
+        ``--iters N`` (every schedule follows).
+        """
+        unit, count = length.split('=')
         work = self.work_dir / kind
         amp = bool(self.gpus) and not self.profile.toy
         args = [config if amp else self.without_amp(config), '--work-dir', work,
-                '--pretrained', self.done['convert']['backbone'], '--cfg-options',
-                *schedule_options(str(ROOT / config), length),
-                f'train_cfg.val_interval={length}', 'default_hooks.checkpoint.save_last=False',
+                f'--{unit}', count, '--pretrained', self.done['convert']['backbone'],
+                '--cfg-options', f'train_cfg.val_interval={count}',
+                'default_hooks.checkpoint.save_last=False',
                 *self.common_train_options(self.workers(4)), *options,
                 *self.toy_options(kind, config)]
         try:
@@ -555,15 +561,16 @@ class Pipeline:
         # uniform (1/81, below mmdet's 0.05 threshold): CocoMetric would get no detection
         # and log no AP. The evaluation pass keeps every box instead.
         options.append('model.test_cfg.rcnn.score_thr=0.0')
-        return self.finetune('mask_rcnn', MASK_RCNN, 1, ['coco/bbox_mAP', 'coco/segm_mAP'],
+        return self.finetune('mask_rcnn', MASK_RCNN, 'epochs=1',
+                             ['coco/bbox_mAP', 'coco/segm_mAP'],
                              limit, options)
 
     def upernet(self, limit: float) -> dict:
         seg = self.roots()['seg']
         options = [f'{k}.dataset.data_root={seg}'
                    for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
-        return self.finetune('upernet', UPERNET, self.profile.seg_iters, ['mIoU'], limit,
-                             options)
+        return self.finetune('upernet', UPERNET, f'iters={self.profile.seg_iters}', ['mIoU'],
+                             limit, options)
 
     def steps(self) -> List[Step]:
         p = self.profile
