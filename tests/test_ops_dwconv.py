@@ -110,10 +110,15 @@ def _inputs(case, device='cpu'):
 def _run_case(case, device='cpu'):
     """Errors of one Triton implementation against F.conv2d in fp64 on the same inputs."""
     from lkssl_mm.ops import dwconv, dwconv_triton
+    from lkssl_mm.ops.dwconv_op import depthwise_conv2d_apply
     x, weight, bias, grad_out = _inputs(case, device)
     pad = (case['kh'] // 2, case['kw'] // 2)
 
     def run(xr, wr, br):
+        if 'over-image' in case['name']:
+            # the entry point would cut the kernel to the map (reachable_kernel); the
+            # kernels' own handling of taps beyond the image is tested through the op
+            return depthwise_conv2d_apply(xr, wr, br, case['impl'])
         return dwconv.depthwise_conv2d(xr, wr, br, impl=case['impl'])
 
     def ref(xr, wr, br):
@@ -516,6 +521,74 @@ def test_same_padding_detection(dw):
                        F.conv2d(x, w, None, 1, (4, 1), 1, 4))
 
 
+@pytest.mark.parametrize('kernel,hw,kept', [
+    ((13, 13), (2, 2), (3, 3)), ((13, 13), (1, 1), (1, 1)), ((13, 13), (7, 7), (13, 13)),
+    ((13, 13), (6, 9), (11, 13)), ((51, 5), (7, 3), (13, 5)), ((5, 51), (2, 30), (3, 51)),
+    ((31, 31), (4, 4), (7, 7))])
+def test_kernel_is_cut_to_the_taps_that_reach_the_map(dw, kernel, hw, kept):
+    """A "same" kernel larger than its map runs only the taps that meet a pixel; the
+    output and every gradient equal F.conv2d's with the whole kernel (fp64)."""
+    kh, kw = kernel
+    x = torch.randn(2, 3, *hw, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 1, kh, kw, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    assert tuple(dw.reachable_kernel(x, w).shape[-2:]) == kept
+    got = dw.depthwise_conv2d(x, w, b)
+    want = F.conv2d(x, w, b, 1, (kh // 2, kw // 2), 1, 3)
+    g = torch.randn_like(want)
+    for a, c in zip((got, *torch.autograd.grad(got, (x, w, b), g)),
+                    (want, *torch.autograd.grad(want, (x, w, b), g))):
+        torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-12)
+    grad_w = torch.autograd.grad(dw.depthwise_conv2d(x, w, b), w, g)[0]
+    top, left = (kh - kept[0]) // 2, (kw - kept[1]) // 2
+    outside = torch.ones_like(grad_w, dtype=torch.bool)
+    outside[..., top:top + kept[0], left:left + kept[1]] = False
+    assert not grad_w[outside].any()  # the cut taps: gradient exactly zero, as uncut
+
+
+def test_kernel_cut_only_for_same_stride1(dw):
+    x = torch.randn(1, 2, 2, 2)
+    w = torch.randn(2, 1, 9, 9)
+    assert dw.select_impl(x, w) == 'torch'
+    # padding other than "same" keeps the whole kernel, and F.conv2d's error
+    with pytest.raises(RuntimeError, match="Kernel size can't be greater"):
+        dw.depthwise_conv2d(x, w, padding=(0, 0))
+    torch.testing.assert_close(dw.depthwise_conv2d(x, w, padding=(4, 4), stride=2),
+                               F.conv2d(x, w, None, 2, 4, 1, 2))
+
+
+def test_backbone_with_cut_kernels_equals_uncut(dw, monkeypatch):
+    """The demo LKConvNeXt at 13x13 on 32 px crops (maps 8, 4, 2, 1): same features and
+    gradients with and without the cut, and the cut happens in the late stages."""
+    from lkssl_mm.models.backbones import LKConvNeXt
+    torch.manual_seed(0)
+    model = LKConvNeXt(arch=dict(depths=[1, 1, 2, 1], channels=[8, 16, 32, 64]),
+                       kernel_size=13, out_indices=(0, 1, 2, 3)).double()
+    x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    cut_kernels = []
+    original = dw.reachable_kernel
+
+    def spy(inp, weight):
+        kept = original(inp, weight)
+        cut_kernels.append(tuple(kept.shape[-2:]))
+        return kept
+
+    def run():
+        model.zero_grad()
+        outs = model(x)
+        sum((o * torch.arange(o.numel(), dtype=o.dtype).view_as(o)).mean()
+            for o in outs).backward()
+        return [o.detach() for o in outs], [p.grad.clone() for p in model.parameters()]
+
+    monkeypatch.setattr(dw, 'reachable_kernel', spy)
+    cut = run()
+    monkeypatch.setattr(dw, 'reachable_kernel', lambda inp, weight: weight)
+    uncut = run()
+    assert cut_kernels == [(13, 13), (7, 7), (3, 3), (3, 3), (1, 1)]
+    for a, b in zip(cut[0] + cut[1], uncut[0] + uncut[1]):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_heuristic_without_measurement(dw):
     assert dw.heuristic_impl(3, 3) == 'torch'
     assert dw.heuristic_impl(7, 7, torch.bfloat16) == 'torch'
@@ -665,6 +738,25 @@ def test_benchmark_train_step_on_cpu():
     model = bench.PooledClassifier(LKConvNeXt(arch='atto', kernel_size=9))
     assert bench.train_throughput(model, batch=2, warmup=1, steps=1, device='cpu', size=32) > 0
     assert model.head.weight.shape == (1000, 320)
+
+
+def test_benchmark_kernel_reach_on_cpu(tmp_path, capsys):
+    """The cut's benchmark: the demo DINO config's crops, both paths, one JSON document."""
+    tool = _tool_module('benchmark_kernel_reach')
+    out = tmp_path / 'reach.json'
+    doc = tool.main(['--kernels', '3', '13', '--batch', '2', '--repeats', '1',
+                     '--device', 'cpu', '--out', str(out)])
+    assert json.loads(out.read_text()) == doc == json.loads(capsys.readouterr().out)
+    assert doc['crops'] == [dict(size=64, count=1), dict(size=64, count=1),
+                            dict(size=32, count=4)] and doc['global_crops'] == 2
+    assert [run['kernel'] for run in doc['runs']] == [3, 13]
+    for run in doc['runs']:
+        assert run['step_ms_cut'] > 0 and run['step_ms_uncut'] > 0
+        assert run['max_abs_diff'] < 1e-4
+    assert doc['runs'][0]['relative_to_smallest_kernel'] == 1.0
+    from lkssl_mm.utils.builder import ConfigError
+    with pytest.raises(ConfigError, match='model.backbone.type'):
+        tool.main([str(ROOT / 'configs/demo/dino_vit-demo-p16_1xb32-100e_synthetic.py')])
 
 
 def _progress_line(part, **fields):

@@ -14,6 +14,14 @@ The reference path is :func:`torch.nn.functional.conv2d` with
   fast path); otherwise each pass (forward; backward) runs the implementation
   measured fastest for the shape (:mod:`lkssl_mm.ops.dwconv_dispatch`).
 
+Whatever the implementation, a "same" stride-1 kernel larger than the feature
+map is first cut to the taps that can reach the map (:func:`reachable_kernel`):
+on an H x W map only the central (2H - 1) x (2W - 1) taps ever meet a pixel,
+the others multiply padding zeros. The result and every gradient are the same
+(the cut taps' gradients are exactly zero either way); the work is not: a 13x13
+kernel on a 2x2 map (the demo's 32 px crops in its last stages) does 3x3's, a
+51x51 one on a 7x7 map (224 px, stage 4) 13x13's.
+
 The implementation is chosen by, in order: the ``impl`` argument, the one set
 with :func:`set_dwconv_impl` / :func:`dwconv_impl`, the environment variable
 ``LKSSL_DWCONV_IMPL``, then 'auto'. Layers should leave ``impl`` as None.
@@ -107,6 +115,42 @@ def _same_padding(weight: torch.Tensor, padding, stride) -> bool:
     return _pair(padding) == (kh // 2, kw // 2)
 
 
+def reachable_kernel(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The part of a "same" stride-1 kernel that can reach an ``x``-sized map.
+
+    An output pixel of an H-row map meets input rows at offsets -(H - 1)..H - 1,
+    so kernel rows further than H - 1 from the centre only ever multiply the zero
+    padding; likewise for columns. Cutting them (the padding shrinks with them)
+    gives the same output and the same gradients for the taps kept; the cut
+    taps' gradient is zero with or without the cut (autograd's slice backward
+    fills them with zeros).
+
+    Args:
+        x (Tensor): Input (N, C, H, W).
+        weight (Tensor): Kernel (C, 1, kh, kw), kh and kw odd.
+
+    Returns:
+        Tensor: ``weight`` itself, or a contiguous copy of its central
+        min(kh, 2H - 1) x min(kw, 2W - 1) taps (autograd flows back through it).
+    """
+    kh, kw = weight.shape[-2:]
+    height, width = x.shape[-2:]
+    if height == 0 or width == 0 or (kh < 2 * height and kw < 2 * width):
+        return weight
+    top, left = max(kh - 2 * height + 1, 0) // 2, max(kw - 2 * width + 1, 0) // 2
+    return weight[..., top:kh - top, left:kw - left].contiguous()
+
+
+def _prepare(weight: torch.Tensor, x: torch.Tensor, padding, stride):
+    """The kernel and padding to run: "same" by default, cut to what reaches the map."""
+    if padding is None:
+        padding = (weight.shape[-2] // 2, weight.shape[-1] // 2)
+    if not _same_padding(weight, padding, stride):
+        return weight, padding
+    weight = reachable_kernel(x, weight)
+    return weight, (weight.shape[-2] // 2, weight.shape[-1] // 2)
+
+
 def _triton_unavailable_reason(x: torch.Tensor) -> Optional[str]:
     ops = triton_ops()
     if ops is None:
@@ -177,8 +221,7 @@ def select_impl(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tens
         RuntimeError: If a Triton implementation is requested but cannot run
             (no Triton, or a CPU tensor without the interpreter).
     """
-    if padding is None:
-        padding = (weight.shape[-2] // 2, weight.shape[-1] // 2)
+    weight, padding = _prepare(weight, x, padding, stride)
     route = _route(x, weight, padding, stride, impl)
     if route == 'torch':
         return 'torch'
@@ -208,8 +251,7 @@ def depthwise_conv2d(x: torch.Tensor,
         Tensor: Output of shape (N, C, H', W') (H' = H, W' = W for stride 1
         and "same" padding).
     """
-    if padding is None:
-        padding = (weight.shape[-2] // 2, weight.shape[-1] // 2)
+    weight, padding = _prepare(weight, x, padding, stride)
     route = _route(x, weight, padding, stride, impl)
     if route != 'torch':
         cx, cweight, cbias = autocast_inputs(x, weight, bias)
@@ -218,7 +260,7 @@ def depthwise_conv2d(x: torch.Tensor,
     return F.conv2d(x, weight, bias, stride, padding, 1, x.shape[1])
 
 
-__all__ = ['depthwise_conv2d', 'select_impl', 'set_dwconv_impl', 'dwconv_impl',
+__all__ = ['depthwise_conv2d', 'select_impl', 'reachable_kernel', 'set_dwconv_impl', 'dwconv_impl',
            'requested_impl', 'autocast_inputs', 'shape_key', 'heuristic_impl', 'decide',
            'decisions', 'clear_decisions', 'measure_passes', 'median_ms', 'time_call',
            'forward_pass', 'backward_pass', 'IMPLS', 'PASS_IMPLS', 'ENV_IMPL', 'ENV_CACHE']
