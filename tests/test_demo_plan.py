@@ -24,6 +24,7 @@ from demo_pipeline import (  # noqa: E402
     by_name,
     cnn_backbone,
 )
+from demo_pipeline.runner import random_skipped  # noqa: E402
 from demo_pipeline.steps import ACTIONS  # noqa: E402
 
 DEMO_CONFIGS = ROOT / 'configs' / 'demo'
@@ -36,7 +37,7 @@ def _names(plan):
 
 
 def test_the_plan_runs_every_task_for_every_backbone_and_initialisation():
-    plan = build_plan(SIZES['small'])
+    plan = build_plan(SIZES['tiny'])
     per_backbone = [t for t in TASKS if t.scope == 'backbone']
     per_init = [t for t in TASKS if t.scope == 'init']
     assert len(plan) == 1 + len(BACKBONES) * (len(per_backbone) + 2 * len(per_init))
@@ -54,13 +55,30 @@ def test_the_plan_runs_every_task_for_every_backbone_and_initialisation():
     assert plan[0].name == 'data'
 
 
+def test_a_size_can_leave_out_random_baselines_to_fit_its_budget():
+    """The small demo runs Mask R-CNN from the DINO backbones only (its budget); every
+    other task keeps its random-init baseline, and the report names what was left out."""
+    small, full = build_plan(SIZES['small']), build_plan(SIZES['full'])
+    assert SIZES['small'].skip_random == ('detection', )
+    assert len(small) == len(full) - len(BACKBONES)
+    assert {s.name for s in full} - {s.name for s in small} == \
+        {f'detection_random_{b.name}' for b in BACKBONES}
+    assert {f'detection_dino_{b.name}' for b in BACKBONES} <= set(_names(small))
+    assert random_skipped(small) == ['detection'] and random_skipped(full) == []
+    three = build_plan(SIZES['small'], seeds=3)
+    assert not [s for s in three if s.task.name == 'detection' and s.init != 'dino']
+    with pytest.raises(ValueError, match=r"skip_random names \['pretrain'\]"):
+        build_plan(replace(SIZES['small'], skip_random=('pretrain', )))
+
+
 def test_more_seeds_add_only_the_new_fine_tuning_runs():
     one, three = build_plan(SIZES['small']), build_plan(SIZES['small'], seeds=3)
     added = [name for name in _names(three) if name not in _names(one)]
     assert set(_names(one)) <= set(_names(three))
     per_seed = [t for t in TASKS if t.per_seed]
     # per fine-tuned task, backbone and initialisation: seeds 1 and 2
-    assert len(added) == len(per_seed) * len(BACKBONES) * 2 * 2
+    runs = sum(1 if t.name in SIZES['small'].skip_random else 2 for t in per_seed)
+    assert len(added) == runs * len(BACKBONES) * 2
     assert all(name.endswith(('_s1', '_s2')) for name in added)
     assert 'linear_random_swin_s2' in added and 'knn_dino_vit_s1' not in _names(three)
 

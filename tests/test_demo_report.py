@@ -170,6 +170,25 @@ def test_a_single_seed_report_says_its_spread_is_unmeasured():
     assert 'One fine-tuning seed' in lines[-1]
 
 
+def test_random_baselines_left_out_are_named_and_not_compared(tmp_path):
+    results = _results(1)
+    for backbone in results['backbones'].values():
+        del backbone['inits']['random']['detection']
+    results['random_skipped'] = ['detection']
+    rows = {r[0]: r for r in table_rows(results)[1:]}
+    assert rows['LKConvNeXt 3x3'][8] == '20 / -'
+    compared = comparisons(results)
+    assert 'box AP' not in compared['pretrained_vs_random']['k3']
+    assert 'box AP' in _pair(compared, 'k13', 'k3')  # DINO vs DINO still compared
+    write_report(results, str(tmp_path / 'left_out'))
+    assert 'Not run from random initialisation at this size, to fit its time budget: ' \
+        'detection' in (tmp_path / 'left_out' / 'report.md').read_text()
+    write_report(_results(1), str(tmp_path / 'all'))
+    assert 'Not run from random' not in (tmp_path / 'all' / 'report.md').read_text()
+    k3 = conclusions(results, compared)[1]
+    assert k3.startswith('LKConvNeXt 3x3, DINO vs random initialisation') and 'box AP' not in k3
+
+
 def test_report_files_are_written(tmp_path):
     results = _results(2)
     report = write_report(results, str(tmp_path))

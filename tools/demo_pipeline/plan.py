@@ -56,8 +56,9 @@ def build_plan(size: DemoSize, backbones: Sequence[Backbone] = BACKBONES,
     The data first; then per backbone its ``'backbone'``-scoped tasks
     (pre-training, conversion, random initialisation, size); then each
     ``'init'``-scoped task for every backbone, initialisation and fine-tuning
-    seed. A finished demo run again with more seeds gets the same plan plus
-    the new seeds' steps.
+    seed (random inits left out for the size's ``skip_random`` tasks). A
+    finished demo run again with more seeds gets the same plan plus the new
+    seeds' steps.
 
     Args:
         size (DemoSize): Data preset, run lengths and per-task options.
@@ -75,6 +76,10 @@ def build_plan(size: DemoSize, backbones: Sequence[Backbone] = BACKBONES,
     if seeds < 1 or random_inits < 1:
         raise ValueError(f'seeds and random_inits must be at least 1, got {seeds} and '
                          f'{random_inits}')
+    unknown = set(size.skip_random) - {task.name for task in TASKS if task.scope == 'init'}
+    if unknown:
+        raise ValueError(f'skip_random names {sorted(unknown)}; only tasks evaluated per '
+                         'initialisation have a random-init baseline to skip')
     scopes = {task.name: task.scope for task in tasks
               if task.scope not in ('once', 'backbone', 'init')}
     if scopes:
@@ -103,8 +108,10 @@ def build_plan(size: DemoSize, backbones: Sequence[Backbone] = BACKBONES,
     for task in tasks:
         if task.scope != 'init':
             continue
+        task_inits = [init for init in inits
+                      if init == 'dino' or task.name not in size.skip_random]
         for backbone in backbones:
-            for init in inits:
+            for init in task_inits:
                 for seed in range(seeds if task.per_seed else 1):
                     plan.append(step(seeded(f'{task.name}_{init}_{backbone.name}', seed), task,
                                      backbone, init=init, seed=seed))

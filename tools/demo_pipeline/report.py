@@ -335,7 +335,16 @@ def _setup_text(results: dict) -> str:
             f'seeds: {results["seeds"]}. Machine: {machine["device"]}, '
             f'{machine["cpu_count"]} CPU cores, {machine["torch_threads"]} torch threads; '
             'pre-training img/s counts source images (each gives 2 global and 4 local crops), '
-            'data loading included, the k-NN monitor excluded.')
+            'data loading included, the k-NN monitor excluded.' + _skipped_text(results))
+
+
+def _skipped_text(results: dict) -> str:
+    skipped = results.get('random_skipped') or []
+    if not skipped:
+        return ''
+    return (f' Not run from random initialisation at this size, to fit its time budget: '
+            f'{", ".join(skipped)} (the random cells read "-", and the DINO-vs-random '
+            'comparisons leave them out).')
 
 
 def write_report(results: dict, work_dir: str) -> dict:

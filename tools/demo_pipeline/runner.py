@@ -199,7 +199,7 @@ class Demo:
                     tasks[name] = mean_of_runs(runs) if name in per_seed else runs[0]
         seconds = {step.name: steps[step.name]['seconds'] for step in plan}
         return dict(size=self.size_name, data=steps.get('data', {}).get('result'),
-                    seeds=self.seeds, backbones=backbones,
+                    seeds=self.seeds, backbones=backbones, random_skipped=random_skipped(plan),
                     lengths={s.task.name: s.length for s in plan if s.length is not None},
                     step_seconds=seconds, total_seconds=round(sum(seconds.values()), 1),
                     machine=dict(device='cuda' if torch.cuda.is_available() else 'cpu',
@@ -211,6 +211,14 @@ def settings(step: Step) -> dict:
     """What a step's result depends on besides the code: recorded, and compared on reruns."""
     return dict(config=step.task.config_of(step.backbone) if step.task.config else None,
                 length=step.length, seed=step.seed, options=list(step.options))
+
+
+def random_skipped(plan: List[Step]) -> List[str]:
+    """Tasks of ``plan`` run from the DINO backbones but not from random initialisation."""
+    inits = {(step.task.name, step.init == 'dino') for step in plan
+             if step.task.scope == 'init'}
+    return [task.name for task in TASKS
+            if (task.name, True) in inits and (task.name, False) not in inits]
 
 
 def mean_of_runs(runs: List[dict]) -> dict:
