@@ -48,6 +48,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from lkssl_mm.ops import dwconv  # noqa: I001
 from lkssl_mm.ops import dwconv_triton as dwt
+from lkssl_mm.utils.benchmark_report import emit_json
 
 STAGES = ((96, 56), (192, 28), (384, 14), (768, 7))  # ConvNeXt-T (channels, size) at 224
 KERNELS = (9, 13, 31, 51, 7)  # the targets' kernels first; 7 for reference
@@ -563,12 +564,7 @@ def main(argv=None) -> dict:
             doc['part1'] = run_part1(args, torch.device('cuda'), triton_ok, log)
         doc['targets'] = check_targets(doc.get('part1', {}).get('entries', []),
                                        doc.get('part2', {}).get('entries', []))
-    text = json.dumps(doc, indent=1)
-    print(text)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        Path(args.out).write_text(text + '\n')
-    return doc
+    return emit_json(doc, args.out, indent=1)
 
 
 if __name__ == '__main__':

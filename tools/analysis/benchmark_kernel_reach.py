@@ -19,8 +19,6 @@ Usage:
 """
 import argparse
 import copy
-import json
-import platform
 import statistics
 import sys
 import time
@@ -35,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 import lkssl_mm  # noqa: E402,F401  (registers the modules)
 from lkssl_mm.ops import dwconv  # noqa: E402
+from lkssl_mm.utils.benchmark_report import cpu_model, emit_json  # noqa: E402
 from lkssl_mm.utils.builder import ConfigError, build_model  # noqa: E402
 
 DEFAULT_CONFIG = str(ROOT / 'configs/demo/dino_lkconvnext-demo_1xb32-100e_synthetic.py')
@@ -136,16 +135,11 @@ def main(argv=None) -> dict:
         run['relative_to_smallest_kernel'] = round(run['step_ms_cut'] / base, 3)
     doc = dict(command=' '.join([sys.executable, *sys.argv]), config=args.config,
                device=(torch.cuda.get_device_name(device) if device.type == 'cuda'
-                       else f'cpu ({platform.processor() or platform.machine()}, '
-                            f'{torch.get_num_threads()} threads)'),
+                       else f'cpu ({cpu_model()}, {torch.get_num_threads()} threads)'),
                batch=batch, crops=[dict(size=s, count=c) for s, c in views],
                global_crops=global_count, amp=args.amp, repeats=args.repeats,
                torch=torch.__version__, runs=runs)
-    text = json.dumps(doc, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + '\n')
-    return doc
+    return emit_json(doc, args.out)
 
 
 if __name__ == '__main__':

@@ -38,8 +38,6 @@ os.environ.setdefault('MKL_NUM_THREADS', '1')
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
 import inspect  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
 import pstats  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
@@ -58,6 +56,8 @@ from torchvision import transforms as T  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from lkssl_mm.utils.benchmark_report import cpu_model, emit_json  # noqa: E402
+
 DEFAULT_CONFIG = 'configs/dino/dino_lkconvnext-t-k13-ln_8xb64-100e_in1k.py'
 PREVIOUS_CONFIG = 'configs/_base_/datasets/imagenet_dino_multicrop_mmpretrain.py'
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -317,15 +317,8 @@ def profile(run: Callable, steps: list, images: int) -> dict:
 
 # ----------------------------------------------------------------------------- main
 def device_info() -> dict:
-    cpu_model = platform.processor()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu_model = next((line.split(':', 1)[1].strip() for line in f
-                              if line.startswith('model name')), cpu_model)
-    except OSError:
-        pass
     cuda = torch.cuda.is_available()
-    return dict(cpu=cpu_model, cores_visible=os.cpu_count(), torch=torch.__version__,
+    return dict(cpu=cpu_model(), cores_visible=os.cpu_count(), torch=torch.__version__,
                 torchvision=torchvision.__version__, pillow=PIL.__version__,
                 libjpeg_turbo=features.version('libjpeg_turbo'),
                 gpu=torch.cuda.get_device_name() if cuda else None)
@@ -388,11 +381,7 @@ def main(argv=None) -> dict:
             if 'previous' in runs:
                 result['profile_ms_per_image']['previous'] = profile(
                     runs['previous'], previous_steps(), args.images)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + '\n')
-    return result
+    return emit_json(result, args.out)
 
 
 if __name__ == '__main__':
