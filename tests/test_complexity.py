@@ -44,3 +44,15 @@ def test_the_demo_vit_counts_its_attention():
     # 6 layers x (q @ k^T and attn @ v) over 17 tokens (16 patches + class token), 4 x 32 wide
     assert info['flops'] - without.total() == 6 * 2 * 4 * 17 * 17 * 32
     assert info['params'] == sum(p.numel() for p in model.parameters())
+
+
+def test_depthwise_kernels_count_every_tap_even_where_they_run_cut():
+    """A 13x13 kernel on a 2x2 map runs as 3x3 (the taps that reach it) but counts as
+    13x13, as the papers count FLOPs: 4 channels x 4 pixels x 169 taps."""
+    from lkssl_mm.models.layers import DepthwiseConv2d
+    from lkssl_mm.ops.dwconv import reachable_kernel
+    conv = DepthwiseConv2d(4, 13, bias=False)
+    x = torch.randn(1, 4, 2, 2)
+    assert reachable_kernel(x, conv.weight).shape[-2:] == (3, 3)
+    assert count_flops(conv, (4, 2, 2)) == 4 * 4 * 169
+    assert count_flops(conv, (4, 9, 9)) == 4 * 81 * 169  # nothing to cut

@@ -1,5 +1,9 @@
 """Parameter and FLOP counts of config-built models (mmengine's analysis).
 
+FLOPs count every tap of a depthwise kernel, as the papers do, even where
+:func:`lkssl_mm.ops.depthwise_conv2d` runs fewer (a kernel larger than its
+feature map is cut to the taps that reach it).
+
 mmengine's FLOP counter (fvcore's) has no handle for
 ``aten::scaled_dot_product_attention``, the fused attention that mmpretrain's
 ViT calls on PyTorch 2, so it would leave out the attention's two matrix
@@ -16,6 +20,7 @@ from mmengine.analysis.print_helper import _format_size  # mmengine's 4.47G / 28
 from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from lkssl_mm.ops.dwconv import whole_kernels
 from lkssl_mm.utils.builder import build_model
 
 
@@ -72,6 +77,8 @@ def flop_analyzer(model: torch.nn.Module, input_shape: Tuple[int, ...]) -> FlopA
     analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flop_jit)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
+    with whole_kernels():  # traced (and cached) now: every tap of a kernel counts
+        analyzer.total()
     return analyzer
 
 

@@ -63,6 +63,7 @@ IMPLS = ('auto', 'torch', *TRITON_IMPLS)
 ENV_IMPL = 'LKSSL_DWCONV_IMPL'
 
 _forced: Optional[str] = None
+_cut_kernels = True
 
 
 def _pair(v: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -89,6 +90,22 @@ def dwconv_impl(impl: Optional[str]):
         yield
     finally:
         set_dwconv_impl(previous)
+
+
+@contextmanager
+def whole_kernels():
+    """Run every kernel whole inside this block (no :func:`reachable_kernel` cut).
+
+    For FLOP counts by the papers' definition (a kernel's every tap counts,
+    :mod:`lkssl_mm.analysis.complexity`) and for the cut's benchmark baseline;
+    results are the same either way.
+    """
+    global _cut_kernels
+    previous, _cut_kernels = _cut_kernels, False
+    try:
+        yield
+    finally:
+        _cut_kernels = previous
 
 
 def _check_impl(impl: str) -> str:
@@ -145,7 +162,7 @@ def _prepare(weight: torch.Tensor, x: torch.Tensor, padding, stride):
     """The kernel and padding to run: "same" by default, cut to what reaches the map."""
     if padding is None:
         padding = (weight.shape[-2] // 2, weight.shape[-1] // 2)
-    if not _same_padding(weight, padding, stride):
+    if not _cut_kernels or not _same_padding(weight, padding, stride):
         return weight, padding
     weight = reachable_kernel(x, weight)
     return weight, (weight.shape[-2] // 2, weight.shape[-1] // 2)
@@ -260,7 +277,8 @@ def depthwise_conv2d(x: torch.Tensor,
     return F.conv2d(x, weight, bias, stride, padding, 1, x.shape[1])
 
 
-__all__ = ['depthwise_conv2d', 'select_impl', 'reachable_kernel', 'set_dwconv_impl', 'dwconv_impl',
+__all__ = ['depthwise_conv2d', 'select_impl', 'reachable_kernel', 'whole_kernels',
+           'set_dwconv_impl', 'dwconv_impl',
            'requested_impl', 'autocast_inputs', 'shape_key', 'heuristic_impl', 'decide',
            'decisions', 'clear_decisions', 'measure_passes', 'median_ms', 'time_call',
            'forward_pass', 'backward_pass', 'IMPLS', 'PASS_IMPLS', 'ENV_IMPL', 'ENV_CACHE']
