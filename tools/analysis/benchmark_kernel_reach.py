@@ -19,9 +19,7 @@ Usage:
 """
 import argparse
 import copy
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import List, Tuple
 
@@ -76,20 +74,6 @@ def _step(student, teacher, crops, global_count, amp, device):
     loss.backward()
 
 
-def _median_ms(fn, repeats: int, device) -> float:
-    fn()  # warm-up (allocations, algorithm choice)
-    times = []
-    for _ in range(repeats):
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-        began = time.perf_counter()
-        fn()
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - began) * 1e3)
-    return round(statistics.median(times), 2)
-
-
 def measure(cfg: Config, kernel: int, crops: List[torch.Tensor], global_count: int,
             repeats: int, amp: bool, device) -> dict:
     """Step milliseconds of the config's backbone at ``kernel`` with and without the cut."""
@@ -104,9 +88,9 @@ def measure(cfg: Config, kernel: int, crops: List[torch.Tensor], global_count: i
         student.zero_grad(set_to_none=True)
         _step(student, teacher, crops, global_count, amp, device)
 
-    cut_ms = _median_ms(run, repeats, device)
+    cut_ms = round(dwconv.median_ms(run, device, warmup=1, reps=repeats), 2)
     with dwconv.whole_kernels():
-        uncut_ms = _median_ms(run, repeats, device)
+        uncut_ms = round(dwconv.median_ms(run, device, warmup=1, reps=repeats), 2)
     return dict(kernel=kernel, step_ms_cut=cut_ms, step_ms_uncut=uncut_ms,
                 speedup=round(uncut_ms / cut_ms, 3),
                 max_abs_diff=float((with_cut - without_cut).abs().max()))
